@@ -1,0 +1,150 @@
+# epochd build. Conventions (see README.md):
+#   make            build into $(BUILD)/, binaries in $(BUILD)/bin/
+#   make deps       install missing Debian (and npm test) packages
+#   make check-unit unit, vector and interop tests (no root)
+#   make check      everything CI runs
+#   make asan/ubsan the unit tests under sanitizers
+#   make fuzz       libFuzzer targets, a short run each
+#   make bench      figures, one "BENCH name value unit" line each
+# Every test run ends with one line "N passed, N failed[, N skipped]".
+
+BUILD    ?= build
+CC       ?= gcc
+SAN      ?=
+OPT      ?= -O2
+V        ?= 0
+
+DEB_PKGS := gcc make pkg-config libssl-dev libmnl-dev libconfig-dev \
+            valgrind clang libclang-rt-dev
+# node/npm only for test peers; a NodeSource nodejs bundles npm and conflicts
+# with Debian's npm package, so these are installed only if the commands are
+# missing.
+DEB_CMDS := node:nodejs npm:npm
+
+WARN     := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wvla \
+            -Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter
+HARDEN   := -D_FORTIFY_SOURCE=2 -fstack-protector-strong -fPIE \
+            -fno-strict-overflow -fno-delete-null-pointer-checks
+CPPFLAGS += -I. -D_GNU_SOURCE
+CFLAGS   += -std=c11 $(OPT) -g $(WARN) $(HARDEN)
+LDFLAGS  += -pie -Wl,-z,relro,-z,now -Wl,-z,noexecstack
+LDLIBS   += $(shell pkg-config --libs libcrypto 2>/dev/null || echo -lcrypto)
+
+ifneq ($(SAN),)
+# Sanitizer builds: FORTIFY conflicts with ASan interceptors; keep frames.
+HARDEN   := -fstack-protector-strong -fPIE
+CFLAGS   += -fsanitize=$(SAN) -fno-omit-frame-pointer -fno-sanitize-recover=all
+LDFLAGS  += -fsanitize=$(SAN)
+endif
+
+ifeq ($(V),0)
+Q := @
+else
+Q :=
+endif
+
+# ---- sources (auto-discovered so modules can be added without editing) ----
+PROTO_SRC := $(sort $(wildcard proto/*.c))
+PROTO_OBJ := $(PROTO_SRC:%.c=$(BUILD)/obj/%.o)
+LIBPROTO  := $(BUILD)/lib/libproto.a
+
+UNIT_SRC  := $(sort $(wildcard tests/unit/test_*.c))
+UNIT_BIN  := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+TESTLIB_SRC := $(sort $(wildcard tests/lib/*.c))
+TESTLIB_OBJ := $(TESTLIB_SRC:%.c=$(BUILD)/obj/%.o)
+
+BENCH_SRC := $(sort $(wildcard tests/bench/*.c))
+BENCH_BIN := $(BUILD)/bin/epoch-bench
+
+ALL_BIN   := $(UNIT_BIN) $(if $(BENCH_SRC),$(BENCH_BIN))
+
+.PHONY: all deps deps-deb deps-npm check check-unit check-long asan ubsan \
+        fuzz bench clean tests-build
+.DEFAULT_GOAL := all
+.SECONDARY:
+
+all: deps $(LIBPROTO) $(ALL_BIN)
+
+# ---- dependencies: install only what is missing -------------------------
+deps: deps-deb
+
+deps-deb:
+	@missing=""; for p in $(DEB_PKGS); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' \
+	    || missing="$$missing $$p"; done; \
+	for cp in $(DEB_CMDS); do command -v $${cp%%:*} >/dev/null 2>&1 \
+	    || missing="$$missing $${cp#*:}"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "deps: installing$$missing"; \
+	  if [ "$$(id -u)" != 0 ]; then echo "deps: need root to apt-get install$$missing" >&2; exit 1; fi; \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  apt-get install -y --no-install-recommends $$missing >/dev/null 2>&1 || \
+	  { apt-get update >/dev/null && apt-get install -y --no-install-recommends $$missing; }; \
+	fi
+
+NPM_DIR := tests/interop
+deps-npm: deps-deb $(if $(wildcard $(NPM_DIR)/package.json),$(NPM_DIR)/node_modules/.installed)
+
+$(NPM_DIR)/node_modules/.installed: $(NPM_DIR)/package.json $(NPM_DIR)/package-lock.json
+	$(Q)cd $(NPM_DIR) && npm ci --no-audit --no-fund --loglevel=error
+	$(Q)touch $@
+
+# ---- compile -------------------------------------------------------------
+$(BUILD)/obj/%.o: %.c | deps
+	@mkdir -p $(dir $@)
+	@[ "$(V)" != 0 ] || echo "  CC  $<"
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c -o $@ $<
+
+$(LIBPROTO): $(PROTO_OBJ)
+	@mkdir -p $(dir $@)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(TESTLIB_OBJ) $(LIBPROTO)
+	@mkdir -p $(dir $@)
+	@[ "$(V)" != 0 ] || echo "  LD  $@"
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BENCH_BIN): $(BENCH_SRC:%.c=$(BUILD)/obj/%.o) $(TESTLIB_OBJ) $(LIBPROTO)
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
+
+# ---- tests ---------------------------------------------------------------
+# The runner takes one executable per argument (run from the tree root, so
+# vectors are found under tests/vectors) and prints the summed total.
+RUNNER := tests/run.sh
+
+# Unit tests: every tests/unit/test_*.c program. CHECK_SCRIPTS are further
+# single-word test commands (scripts in tests/) run in the normal build only
+# (valgrind, interop peers).
+UNIT_CMDS     = $(UNIT_BIN)
+CHECK_SCRIPTS :=
+SAN_FLAGS_ASAN  := address,undefined
+SAN_FLAGS_UBSAN := undefined
+
+tests-build: all
+
+check-unit: all deps-npm
+	$(Q)$(RUNNER) $(UNIT_CMDS) $(CHECK_SCRIPTS)
+
+# The same unit tests under sanitizers (their own build trees).
+asan:
+	$(Q)$(MAKE) --no-print-directory BUILD=build/asan SAN=$(SAN_FLAGS_ASAN) tests-build
+	$(Q)$(RUNNER) $(patsubst $(BUILD)/%,build/asan/%,$(UNIT_CMDS))
+
+ubsan:
+	$(Q)$(MAKE) --no-print-directory BUILD=build/ubsan SAN=$(SAN_FLAGS_UBSAN) tests-build
+	$(Q)$(RUNNER) $(patsubst $(BUILD)/%,build/ubsan/%,$(UNIT_CMDS))
+
+# Everything CI runs, as one run with one total line.
+check: all deps-npm
+	$(Q)$(MAKE) --no-print-directory BUILD=build/asan SAN=$(SAN_FLAGS_ASAN) tests-build
+	$(Q)$(RUNNER) $(UNIT_CMDS) $(CHECK_SCRIPTS) \
+		$(patsubst $(BUILD)/%,build/asan/%,$(UNIT_CMDS))
+
+bench: all
+	$(Q)$(BENCH_BIN)
+
+clean:
+	rm -rf build
