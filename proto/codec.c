@@ -254,6 +254,8 @@ static int reserve(struct codec_writer *w, size_t n)
 	if (!w->dynamic)
 		return fail(w, EPOCH_ERR_NO_SPACE);
 	cap = w->cap ? w->cap : 256;
+	if (cap > w->max)
+		cap = w->max; /* max bounds the allocation, not only len */
 	while (cap < need)
 		cap = cap > w->max / 2 ? w->max : cap * 2;
 	nb = malloc(cap);
