@@ -168,6 +168,9 @@ FUZZ_SECONDS ?= 60
 FUZZ_CC      ?= clang
 FUZZ_CFLAGS  := -std=c11 -g -O1 $(WARN) -fno-omit-frame-pointer \
                 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
+# Sources compiled into every libFuzzer target (instrumented, so libFuzzer
+# sees their coverage); a target for another layer adds that layer here.
+FUZZ_LINK_SRC := $(PROTO_SRC)
 
 UNIT_CMDS += $(FUZZ_UNIT)
 all: $(FUZZ_UNIT)
@@ -178,13 +181,12 @@ $(BUILD)/tests/fuzz_%: $(BUILD)/obj/tests/fuzz/fuzz_%.o \
 	@[ "$(V)" != 0 ] || echo "  LD  $@"
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-# The whole of proto/ is compiled into each target so libFuzzer sees its
-# coverage.
-$(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $(PROTO_SRC) \
+$(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $(FUZZ_LINK_SRC) \
 		$(wildcard proto/*.h) | deps
 	@mkdir -p $(dir $@)
 	@[ "$(V)" != 0 ] || echo "  FUZZ $@"
-	$(Q)$(FUZZ_CC) $(CPPFLAGS) $(FUZZ_CFLAGS) -o $@ $< $(PROTO_SRC) $(LDLIBS)
+	$(Q)$(FUZZ_CC) $(CPPFLAGS) $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_LINK_SRC) \
+		$(LDLIBS)
 
 fuzz: $(FUZZ_BIN)
 	$(Q)$(RUNNER) $(foreach n,$(FUZZ_NAMES),\
