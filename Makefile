@@ -148,3 +148,46 @@ bench: all
 
 clean:
 	rm -rf build
+
+# ---- fuzzing ---------------------------------------------------------------
+# Every tests/fuzz/fuzz_<name>.c (a libFuzzer LLVMFuzzerTestOneInput) is
+# built twice; a new parser only adds its file and tests/fuzz/corpus/<name>/:
+#  - $(BUILD)/tests/fuzz_<name>: $(CC) with tests/fuzz/driver.c, a unit test
+#    replaying tests/fuzz/corpus/<name>/ plus seeded pseudo-random inputs
+#    (so also run by asan, ubsan and check);
+#  - $(BUILD)/fuzz/fuzz_<name>: clang -fsanitize=fuzzer,address,undefined;
+#    `make fuzz` runs each for FUZZ_SECONDS over $(BUILD)/fuzz/corpus/<name>/
+#    (seeded from tests/fuzz/corpus/<name>/; crashes land in
+#    $(BUILD)/fuzz/artifacts/<name>/; copy them into the seed corpus as
+#    regression inputs once fixed).
+FUZZ_SRC     := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_NAMES   := $(FUZZ_SRC:tests/fuzz/fuzz_%.c=%)
+FUZZ_UNIT    := $(FUZZ_NAMES:%=$(BUILD)/tests/fuzz_%)
+FUZZ_BIN     := $(FUZZ_NAMES:%=$(BUILD)/fuzz/fuzz_%)
+FUZZ_SECONDS ?= 60
+FUZZ_CC      ?= clang
+FUZZ_CFLAGS  := -std=c11 -g -O1 $(WARN) -fno-omit-frame-pointer \
+                -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
+# Sources compiled into every libFuzzer target (instrumented, so libFuzzer
+# sees their coverage); a target for another layer adds that layer here.
+FUZZ_LINK_SRC := $(PROTO_SRC)
+
+UNIT_CMDS += $(FUZZ_UNIT)
+all: $(FUZZ_UNIT)
+
+$(BUILD)/tests/fuzz_%: $(BUILD)/obj/tests/fuzz/fuzz_%.o \
+		$(BUILD)/obj/tests/fuzz/driver.o $(TESTLIB_OBJ) $(LIBPROTO)
+	@mkdir -p $(dir $@)
+	@[ "$(V)" != 0 ] || echo "  LD  $@"
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $(FUZZ_LINK_SRC) \
+		$(wildcard proto/*.h) | deps
+	@mkdir -p $(dir $@)
+	@[ "$(V)" != 0 ] || echo "  FUZZ $@"
+	$(Q)$(FUZZ_CC) $(CPPFLAGS) $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_LINK_SRC) \
+		$(LDLIBS)
+
+fuzz: $(FUZZ_BIN)
+	$(Q)$(RUNNER) $(foreach n,$(FUZZ_NAMES),\
+		'tests/fuzz/run-target.sh $(n) $(BUILD) $(FUZZ_SECONDS)')

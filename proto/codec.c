@@ -150,17 +150,26 @@ int codec_read_vec(struct codec_reader *r, struct codec_slice *s, size_t max)
 	return rc;
 }
 
+/* The length is checked before the body: any length other than n is
+ * EPOCH_ERR_MALFORMED (never TOO_LONG, and not TRUNCATED just because the
+ * wrong-length body is also missing); only the right length with a short
+ * body is EPOCH_ERR_TRUNCATED. */
 int codec_read_vec_exact(struct codec_reader *r, struct codec_slice *s,
 			 size_t n)
 {
 	size_t start = r->pos;
+	uint32_t len;
+	int rc;
 
-	GUARD(codec_read_vec(r, s, n));
-	if (s->len != n) {
+	GUARD(codec_read_varint(r, &len));
+	if (len != n) {
 		r->pos = start;
 		return EPOCH_ERR_MALFORMED;
 	}
-	return EPOCH_OK;
+	rc = codec_read_fixed(r, s, n);
+	if (rc != EPOCH_OK)
+		r->pos = start;
+	return rc;
 }
 
 int codec_read_sub(struct codec_reader *r, struct codec_reader *sub,
@@ -245,6 +254,8 @@ static int reserve(struct codec_writer *w, size_t n)
 	if (!w->dynamic)
 		return fail(w, EPOCH_ERR_NO_SPACE);
 	cap = w->cap ? w->cap : 256;
+	if (cap > w->max)
+		cap = w->max; /* max bounds the allocation, not only len */
 	while (cap < need)
 		cap = cap > w->max / 2 ? w->max : cap * 2;
 	nb = malloc(cap);

@@ -1,5 +1,6 @@
 #include "tests/lib/json.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -291,10 +292,13 @@ int json_get_u64(const struct json *j, const char *key, uint64_t *out)
 	const struct json *v = json_get(j, key);
 	char *end;
 
-	if (v == NULL || v->type != JSON_NUMBER || v->str[0] == '-')
+	if (v == NULL || v->type != JSON_NUMBER || v->str[0] < '0' ||
+	    v->str[0] > '9')
 		return -1;
+	errno = 0;
 	*out = strtoull(v->str, &end, 10);
-	return *end == '\0' ? 0 : -1;
+	/* out of range is an error, not a silently clamped ULLONG_MAX */
+	return *end == '\0' && errno == 0 ? 0 : -1;
 }
 
 int json_get_hex(const struct json *j, const char *key,
