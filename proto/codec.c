@@ -231,9 +231,10 @@ int codec_writer_error(const struct codec_writer *w)
 
 static int fail(struct codec_writer *w, int rc)
 {
+	/* Sticky: every later call reports the first error. */
 	if (w->err == EPOCH_OK)
 		w->err = rc;
-	return rc;
+	return w->err;
 }
 
 /* Makes room for n more bytes; the one place capacity is checked. Growing

@@ -360,6 +360,7 @@ static int aead_run(enum crypto_aead a, int enc, const uint8_t *key,
 		    const uint8_t *in, size_t len, uint8_t *out, uint8_t *tag)
 {
 	const EVP_CIPHER *ci = aead_cipher(a);
+	uint8_t none[1];
 	EVP_CIPHER_CTX *ctx;
 	int n, ok = 0, rc = EPOCH_ERR_CRYPTO;
 
@@ -367,6 +368,9 @@ static int aead_run(enum crypto_aead a, int enc, const uint8_t *key,
 		return EPOCH_ERR_UNSUPPORTED;
 	if (len > INT_MAX || aadlen > INT_MAX)
 		return EPOCH_ERR_INVALID_ARG;
+	/* An empty message may come with a NULL buffer; never offset NULL. */
+	if (out == NULL)
+		out = none;
 	ctx = EVP_CIPHER_CTX_new();
 	if (ctx == NULL)
 		return EPOCH_ERR_NOMEM;
