@@ -5,6 +5,8 @@
 
 #include <string.h>
 
+#include "proto/xwing.h"
+
 #define HPKE_V1 "HPKE-v1"
 #define HPKE_V1_LEN 7
 #define KEM_SUITE_ID_LEN 5   /* "KEM" || I2OSP(kem_id, 2), §4.1 */
@@ -196,8 +198,92 @@ static const struct kem_ops x25519_ops = {
 	x25519_derive, x25519_encap, x25519_decap
 };
 
+/* X-Wing (MLKEM768-X25519) as HPKE KEM 0x647a, draft-ietf-hpke-pq-04 §4
+ * ("Hybrid KEMs with ECDH and ML-KEM"): keys and ciphertexts are the X-Wing
+ * byte strings (Serialize/Deserialize are the identity), Encap/Decap are
+ * X-Wing's own, and DeriveKeyPair hashes ikm to the 32-byte X-Wing seed
+ * with SHAKE256.LabeledDerive under suite_id "KEM" || 0x647a. No
+ * AuthEncap. */
+static const uint8_t xwing_suite_id[KEM_SUITE_ID_LEN] = {
+	'K', 'E', 'M', HPKE_KEM_XWING >> 8, HPKE_KEM_XWING & 0xff
+};
+
+/* LabeledDerive for a one-stage KDF (draft-ietf-hpke-hpke §4.4), here
+ * SHAKE256: Derive(ikm || "HPKE-v1" || suite_id || I2OSP(len(label), 2) ||
+ * label || I2OSP(L, 2) || context, L), Derive(x, L) = SHAKE256(x, 8 * L). */
+static int shake256_labeled_derive(const uint8_t *suite_id,
+				   size_t suite_id_len, const uint8_t *ikm,
+				   size_t ikm_len, struct part label,
+				   const uint8_t *context, size_t context_len,
+				   uint8_t *out, size_t L)
+{
+	struct crypto_xof x;
+	uint8_t label_len[2], l2[2];
+	int rc;
+
+	if (L > 0xffff || label.len > 0xffff)
+		return EPOCH_ERR_INVALID_ARG;
+	put_u16(label_len, (uint16_t)label.len);
+	put_u16(l2, (uint16_t)L);
+	GUARD_GOTO(rc, crypto_xof_init(&x, CRYPTO_SHAKE256), out);
+	GUARD_GOTO(rc, crypto_xof_absorb(&x, ikm, ikm_len), out);
+	GUARD_GOTO(rc, crypto_xof_absorb(&x, (const uint8_t *)HPKE_V1,
+					 HPKE_V1_LEN), out);
+	GUARD_GOTO(rc, crypto_xof_absorb(&x, suite_id, suite_id_len), out);
+	GUARD_GOTO(rc, crypto_xof_absorb(&x, label_len, 2), out);
+	GUARD_GOTO(rc, crypto_xof_absorb(&x, label.p, label.len), out);
+	GUARD_GOTO(rc, crypto_xof_absorb(&x, l2, 2), out);
+	GUARD_GOTO(rc, crypto_xof_absorb(&x, context, context_len), out);
+	rc = crypto_xof_squeeze(&x, out, L);
+out:
+	crypto_xof_wipe(&x);
+	return rc;
+}
+
+/* DeriveKeyPair(ikm): seed = SHAKE256.LabeledDerive(ikm, "DeriveKeyPair",
+ * "", 32), then X-Wing's key generation from that seed; the private key is
+ * the seed itself. */
+static int xwing_derive(const uint8_t *ikm, size_t ikm_len, uint8_t *sk,
+			uint8_t *pk)
+{
+	static const struct part label = LABEL("DeriveKeyPair");
+	uint8_t seed[XWING_SK_LEN];
+	int rc;
+
+	GUARD_GOTO(rc, shake256_labeled_derive(xwing_suite_id,
+					       KEM_SUITE_ID_LEN, ikm, ikm_len,
+					       label, NULL, 0, seed,
+					       sizeof(seed)), out);
+	rc = xwing_keygen_derand(seed, sk, pk);
+out:
+	crypto_wipe(seed, sizeof(seed));
+	if (rc != EPOCH_OK)
+		crypto_wipe(sk, XWING_SK_LEN);
+	return rc;
+}
+
+/* Encap: X-Wing EncapsulateDerand with ikmE as its 64-byte eseed, as the
+ * draft-ietf-hpke-pq reference implementation does for the vectors' ikmE
+ * (Encap itself is EncapsulateDerand(pk, random(64))). */
+static int xwing_encap(const uint8_t *ikmE, size_t ikmE_len,
+		       const uint8_t *pkR, uint8_t *enc, uint8_t *ss)
+{
+	if (ikmE_len != XWING_ESEED_LEN)
+		return EPOCH_ERR_INVALID_ARG;
+	return xwing_encaps_derand(pkR, ikmE, enc, ss);
+}
+
+static int xwing_decap(const uint8_t *enc, const uint8_t *skR, uint8_t *ss)
+{
+	return xwing_decaps(skR, enc, ss);
+}
+
+static const struct kem_ops xwing_ops = {
+	xwing_derive, xwing_encap, xwing_decap
+};
+
 /* ---- algorithm registry: every identifier this module knows --------------
- * KEM (§7.1, draft-ietf-hpke-pq §7.2), KDF (§7.2), AEAD (§7.3). nrand is
+ * KEM (§7.1, draft-ietf-hpke-pq §8.2), KDF (§7.2), AEAD (§7.3). nrand is
  * the number of random bytes a randomized Encap draws. */
 enum alg_kind { ALG_KEM, ALG_KDF, ALG_AEAD };
 
@@ -218,6 +304,9 @@ struct alg {
 static const struct alg algs[] = {
 	{ .kind = ALG_KEM, .id = HPKE_KEM_X25519_SHA256, .nsecret = 32,
 	  .nenc = 32, .npk = 32, .nsk = 32, .nrand = 32, .kem = &x25519_ops },
+	{ .kind = ALG_KEM, .id = HPKE_KEM_XWING, .nsecret = XWING_SS_LEN,
+	  .nenc = XWING_CT_LEN, .npk = XWING_PK_LEN, .nsk = XWING_SK_LEN,
+	  .nrand = XWING_ESEED_LEN, .kem = &xwing_ops },
 	{ .kind = ALG_KDF, .id = HPKE_KDF_HKDF_SHA256, .hash = CRYPTO_SHA256,
 	  .nh = 32 },
 	{ .kind = ALG_KDF, .id = HPKE_KDF_HKDF_SHA384, .hash = CRYPTO_SHA384,

@@ -22,7 +22,7 @@
 #include "proto/crypto.h"
 #include "proto/result.h"
 
-/* ---- identifiers (RFC 9180 §7, draft-ietf-hpke-pq §7) ------------------ */
+/* ---- identifiers (RFC 9180 §7, draft-ietf-hpke-pq §8) ------------------ */
 
 #define HPKE_KEM_X25519_SHA256 0x0020
 #define HPKE_KEM_XWING 0x647a /* MLKEM768-X25519 */

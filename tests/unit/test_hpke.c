@@ -15,6 +15,7 @@
 
 #define RFC_FILE "tests/vectors/hpke/rfc9180-appendix-a.txt"
 #define PQ_FILE "tests/vectors/hpke/hpke-pq.json"
+#define MODULUS_FILE "tests/vectors/mlkem/cctv-modulus/ML-KEM-768.txt"
 
 /* ---- a vector: named text fields (hex or decimal) ------------------------ */
 
@@ -460,8 +461,8 @@ static void check_field(const struct record *r, const char *name,
 
 	if (rec_hex(r, name, &want) != 0)
 		return;
-	if (CHECK(got_len == want.len))
-		CHECK_MEM(got, want.p, want.len);
+	if (got_len == want.len)
+		test_check_mem(got, want.p, want.len, name, __FILE__, __LINE__);
 	else
 		test_fail(__FILE__, __LINE__, "%s: %zu bytes, expected %zu",
 			  name, got_len, want.len);
@@ -828,7 +829,7 @@ static void test_vectors(void)
 /* ---- API and negative tests ---------------------------------------------- */
 
 /* KEMs the module must support; each runs through the API tests. */
-static const uint16_t kems[] = { HPKE_KEM_X25519_SHA256 };
+static const uint16_t kems[] = { HPKE_KEM_X25519_SHA256, HPKE_KEM_XWING };
 #define N_KEMS (sizeof(kems) / sizeof(kems[0]))
 
 static const uint8_t msg[] = "Beauty is truth, truth beauty";
@@ -1071,7 +1072,8 @@ static void test_lengths(void)
 	static const uint8_t zero[32];
 	struct hpke_keypair kp;
 	struct hpke_ctx s, r;
-	uint8_t enc[HPKE_MAX_ENC + 1], scratch[HPKE_MAX_ENC], ct[sizeof(msg) + HPKE_TAG_LEN];
+	uint8_t enc[HPKE_MAX_ENC + 1], scratch[HPKE_MAX_ENC];
+	uint8_t ct[sizeof(msg) + HPKE_TAG_LEN];
 	uint8_t pt[sizeof(msg)], ss[HPKE_MAX_SECRET];
 	size_t enc_len, sc_len, ct_len, pt_len, ss_len;
 
@@ -1328,6 +1330,74 @@ out:
 	free(out);
 }
 
+/* X-Wing specifics: the encapsulation seed is exactly 64 bytes; enc of the
+ * wrong size is malformed; a tampered enc decapsulates (ML-KEM's implicit
+ * rejection) to a different secret, so Open fails; an ML-KEM key failing
+ * the FIPS 203 modulus check (first key of the CCTV modulus file, with any
+ * X25519 half) is refused by Encap. */
+static void test_xwing_negative(void)
+{
+	static const struct hpke_suite su = { HPKE_KEM_XWING, 1, 3 };
+	struct hpke_keypair kp;
+	struct hpke_ctx s;
+	struct test_bytes bad = { 0 };
+	uint8_t ikmE[65] = { 7 }, enc[HPKE_MAX_ENC + 1], pk[HPKE_MAX_PK];
+	uint8_t ct[sizeof(msg) + HPKE_TAG_LEN], pt[sizeof(msg)];
+	size_t enc_len, ct_len, pt_len;
+	char *text, *nl;
+
+	keypair(su.kem_id, "xwing", &kp);
+	CHECK_RC(hpke_setup_s_derand(&s, &su, ikmE, 32, kp.pk, kp.pk_len,
+				     NULL, 0, NULL, enc, sizeof(enc),
+				     &enc_len), EPOCH_ERR_INVALID_ARG);
+	CHECK_RC(hpke_setup_s_derand(&s, &su, ikmE, 65, kp.pk, kp.pk_len,
+				     NULL, 0, NULL, enc, sizeof(enc),
+				     &enc_len), EPOCH_ERR_INVALID_ARG);
+	if (CHECK_OK(hpke_seal(&su, NULL, kp.pk, kp.pk_len, NULL, 0, NULL, 0,
+			       msg, sizeof(msg), enc, sizeof(enc), &enc_len,
+			       ct, sizeof(ct), &ct_len))) {
+		CHECK_EQ_U64(enc_len, 1120);
+		CHECK_RC(hpke_open(&su, kp.sk, kp.sk_len, enc, enc_len - 1,
+				   NULL, 0, NULL, 0, ct, ct_len, pt,
+				   sizeof(pt), &pt_len), EPOCH_ERR_MALFORMED);
+		CHECK_RC(hpke_open(&su, kp.sk, kp.sk_len, enc, enc_len + 1,
+				   NULL, 0, NULL, 0, ct, ct_len, pt,
+				   sizeof(pt), &pt_len), EPOCH_ERR_MALFORMED);
+		enc[100] ^= 0x04; /* ML-KEM part */
+		CHECK_RC(hpke_open(&su, kp.sk, kp.sk_len, enc, enc_len, NULL,
+				   0, NULL, 0, ct, ct_len, pt, sizeof(pt),
+				   &pt_len), EPOCH_ERR_AUTH);
+		enc[100] ^= 0x04;
+		enc[1100] ^= 0x04; /* X25519 part */
+		CHECK_RC(hpke_open(&su, kp.sk, kp.sk_len, enc, enc_len, NULL,
+				   0, NULL, 0, ct, ct_len, pt, sizeof(pt),
+				   &pt_len), EPOCH_ERR_AUTH);
+		enc[1100] ^= 0x04;
+		CHECK_OK(hpke_open(&su, kp.sk, kp.sk_len, enc, enc_len, NULL,
+				   0, NULL, 0, ct, ct_len, pt, sizeof(pt),
+				   &pt_len));
+	}
+	text = test_read_file(MODULUS_FILE, NULL);
+	if (CHECK(text != NULL)) {
+		nl = strchr(text, '\n');
+		if (nl != NULL)
+			*nl = '\0';
+		if (CHECK(test_hex(text, &bad) == 0) &&
+		    CHECK(bad.len + 32 == HPKE_MAX_PK)) {
+			memcpy(pk, bad.p, bad.len);
+			memcpy(pk + bad.len, kp.pk + bad.len, 32);
+			CHECK_RC(hpke_setup_s(&s, &su, NULL, pk, sizeof(pk),
+					      NULL, 0, NULL, enc, sizeof(enc),
+					      &enc_len),
+				 EPOCH_ERR_INVALID_KEY);
+		}
+	}
+	free(text);
+	test_bytes_free(&bad);
+	hpke_ctx_wipe(&s);
+	hpke_keypair_wipe(&kp);
+}
+
 int main(int argc, char **argv)
 {
 	test_vectors();
@@ -1341,5 +1411,6 @@ int main(int argc, char **argv)
 	test_run("roles_and_export_only", test_roles_and_export_only);
 	test_run("psk", test_psk);
 	test_run("input_limits", test_input_limits);
+	test_run("xwing_negative", test_xwing_negative);
 	return test_main_end(argv[0]);
 }
