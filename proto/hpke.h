@@ -109,8 +109,13 @@ int hpke_kem_encap_derand(uint16_t kem_id, const uint8_t *ikmE,
 			  uint8_t *enc, size_t enc_cap, size_t *enc_len,
 			  uint8_t ss[HPKE_MAX_SECRET], size_t *ss_len);
 /* Decap(enc, skR). An enc of the wrong length is EPOCH_ERR_MALFORMED, a
- * private key of the wrong length EPOCH_ERR_INVALID_KEY, an X25519 result
- * of all zeros (small-order point) EPOCH_ERR_INVALID_KEY. */
+ * private key of the wrong length EPOCH_ERR_INVALID_KEY; for DHKEM an
+ * all-zero X25519 result (small-order point, RFC 9180 §7.1.4) is
+ * EPOCH_ERR_INVALID_KEY too. X-Wing Decap never fails on a well-sized enc
+ * (ML-KEM rejects implicitly), so a forged enc shows up as EPOCH_ERR_AUTH
+ * at Open. Encap: a pkR of the wrong length, an X25519 pkR giving an
+ * all-zero DH, or an X-Wing pkR failing the ML-KEM modulus check
+ * (FIPS 203 §7.2) is EPOCH_ERR_INVALID_KEY. */
 int hpke_kem_decap(uint16_t kem_id, const uint8_t *enc, size_t enc_len,
 		   const uint8_t *skR, size_t skR_len,
 		   uint8_t ss[HPKE_MAX_SECRET], size_t *ss_len);
