@@ -24,7 +24,8 @@ bin=$build/tests/ct_mlkem
 obj=$build/obj/proto/mlkem.o
 logdir=${CTGRIND_LOG_DIR:-$build/test-logs/ctgrind}
 vg_err=97
-supp=$(dirname "$0")/ctgrind.supp
+case $0 in */*) here=${0%/*} ;; *) here=. ;; esac
+supp=$here/ctgrind.supp
 
 if ! command -v valgrind >/dev/null 2>&1; then
 	echo "SKIP ctgrind: valgrind not installed"
