@@ -56,7 +56,10 @@ TESTLIB_OBJ := $(TESTLIB_SRC:%.c=$(BUILD)/obj/%.o)
 BENCH_SRC := $(sort $(wildcard tests/bench/*.c))
 BENCH_BIN := $(BUILD)/bin/epoch-bench
 
-ALL_BIN   := $(UNIT_BIN) $(if $(BENCH_SRC),$(BENCH_BIN))
+# Constant-time check program, run under valgrind by tests/ctgrind.sh.
+CT_BIN    := $(BUILD)/tests/ct_mlkem
+
+ALL_BIN   := $(UNIT_BIN) $(CT_BIN) $(if $(BENCH_SRC),$(BENCH_BIN))
 
 .PHONY: all deps deps-deb deps-npm check check-unit check-long asan ubsan \
         fuzz bench clean tests-build
@@ -104,6 +107,11 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(TESTLIB_OBJ) $(LIBPROTO)
 	@[ "$(V)" != 0 ] || echo "  LD  $@"
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
+$(CT_BIN): $(BUILD)/obj/tests/ct/ct_mlkem.o $(TESTLIB_OBJ) $(LIBPROTO)
+	@mkdir -p $(dir $@)
+	@[ "$(V)" != 0 ] || echo "  LD  $@"
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
 $(BENCH_BIN): $(BENCH_SRC:%.c=$(BUILD)/obj/%.o) $(TESTLIB_OBJ) $(LIBPROTO)
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
@@ -120,6 +128,7 @@ RUNNER := tests/run.sh
 # (valgrind, interop peers).
 UNIT_CMDS     = $(UNIT_BIN)
 CHECK_SCRIPTS :=
+CHECK_SCRIPTS += tests/ctgrind.sh
 SAN_FLAGS_ASAN  := address,undefined
 SAN_FLAGS_UBSAN := undefined
 
@@ -142,6 +151,10 @@ check: all deps-npm
 	$(Q)$(MAKE) --no-print-directory BUILD=build/asan SAN=$(SAN_FLAGS_ASAN) tests-build
 	$(Q)$(RUNNER) $(UNIT_CMDS) $(CHECK_SCRIPTS) \
 		$(patsubst $(BUILD)/%,build/asan/%,$(UNIT_CMDS))
+
+# Long runs: the 1,000,000-case ML-KEM accumulated test (a few minutes).
+check-long: all
+	$(Q)$(RUNNER) "$(BUILD)/tests/test_mlkem --accumulated=1000000"
 
 bench: all
 	$(Q)$(BENCH_BIN)

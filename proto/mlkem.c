@@ -97,7 +97,7 @@ static inline int16_t csubq(int16_t a)
 /* Compress_d (FIPS 203 §4.2.1) of x in [0, q): round(2^d x / q) mod 2^d,
  * as floor((2^d x + (q-1)/2) / q) with the division by q done as a
  * multiplication by ceil(2^29 / q) and a shift, exact for every x < q and
- * d <= 11 (checked exhaustively when the constants were chosen). */
+ * d <= 11 (tests/unit/test_mlkem_internal.c checks every input). */
 static inline uint16_t compress(int16_t x, unsigned d)
 {
 	uint64_t t = ((uint64_t)(uint16_t)x << d) + (MLKEM_Q - 1) / 2;
@@ -131,55 +131,123 @@ static const int16_t zetas[128] = {
 	-108,  -308,  996,   991,   958,   -1460, 1522,  1628,
 };
 
+/* zetas[i] * q^-1 mod 2^16: with it a product by a twiddle factor needs
+ * only high and low halves of 16x16-bit products (see fqmul_pre). */
+static const int16_t zetas_qinv[128] = {
+	-20,    31498,  14745,  787,    13525,  -12402, 28191,  -16694, -20907,
+	27758,  -3799,  -15690, 10690,  1358,   -11202, 31164,  -5827,  17363,
+	-26360, -29057, 5571,   -1102,  21438,  -26242, -28073, 24313,  -10532,
+	8800,   18426,  8859,   26675,  -16163, -5689,  -6516,  1496,   30967,
+	-23565, 20179,  20710,  25080,  -12796, 26616,  16064,  -12442, 9134,
+	-650,   -25986, 27837,  19883,  -28250, -15887, -8898,  -28309, 9075,
+	-30199, 18249,  13426,  14017,  -29156, -12757, 16832,  4311,   -24155,
+	-17915, -335,   11182,  -11477, 13387,  -32227, -14233, 20494,  -21655,
+	-27738, 13131,  945,    -4587,  -14883, 23092,  6182,   5493,   32010,
+	-32502, 10631,  30317,  29175,  -18741, -28762, 12639,  -18486, 20100,
+	17560,  18525,  -14430, 19529,  -5276,  -12619, -31183, 20297,  25435,
+	2146,   -7382,  15355,  24391,  -32384, -20927, -6280,  10946,  -14903,
+	24214,  -11044, 16989,  14469,  10335,  -21498, -7934,  -20198, -22502,
+	23210,  10906,  -17442, 31636,  -23860, 28644,  -20257, 23998,  7756,
+	-17422, 23132,
+};
+#define INVNTT_F_QINV (-10079) /* INVNTT_F * q^-1 mod 2^16 */
+
+static inline int16_t mulhi(int16_t a, int16_t b)
+{
+	return (int16_t)(((int32_t)a * b) >> 16);
+}
+
+/* a * b * 2^-16 mod q, bq = b * q^-1 mod 2^16: Montgomery reduction split
+ * into high halves, (ab - tq) / 2^16 = hi(ab) - hi(tq) since ab and tq
+ * agree in their low 16 bits. Same range as mont_reduce; written so that
+ * compilers map it to 16-bit SIMD multiplies. */
+static inline int16_t fqmul_pre(int16_t a, int16_t b, int16_t bq)
+{
+	int16_t t = (int16_t)(a * bq);
+
+	return (int16_t)(mulhi(a, b) - mulhi(t, MLKEM_Q));
+}
+
+#if defined(__GNUC__)
+#define ALWAYS_INLINE inline __attribute__((always_inline))
+#else
+#define ALWAYS_INLINE inline
+#endif
+
+/* One Cooley-Tukey layer; called with constant len so that the inner
+ * loop has a fixed trip count and vectorizes. Twiddles k = 128/len ... */
+static ALWAYS_INLINE void ntt_layer(int16_t c[MLKEM_N], unsigned len)
+{
+	unsigned start, j, k = 128 / len;
+
+	for (start = 0; start < MLKEM_N; start += 2 * len, k++) {
+		int16_t z = zetas[k], zq = zetas_qinv[k];
+
+		for (j = start; j < start + len; j++) {
+			int16_t t = fqmul_pre(c[j + len], z, zq);
+
+			c[j + len] = (int16_t)(c[j] - t);
+			c[j] = (int16_t)(c[j] + t);
+		}
+	}
+}
+
 /* Alg 9. Input coefficients of magnitude at most q; output Barrett-reduced
  * (each layer adds at most q in magnitude, 8q < 2^15). */
 static void poly_ntt(poly *p)
 {
-	unsigned len, start, j, k = 1;
+	unsigned j;
 
-	for (len = 128; len >= 2; len >>= 1) {
-		for (start = 0; start < MLKEM_N; start += 2 * len) {
-			int16_t zeta = zetas[k++];
-
-			for (j = start; j < start + len; j++) {
-				int16_t t = fqmul(zeta, p->c[j + len]);
-
-				p->c[j + len] = (int16_t)(p->c[j] - t);
-				p->c[j] = (int16_t)(p->c[j] + t);
-			}
-		}
-	}
+	ntt_layer(p->c, 128);
+	ntt_layer(p->c, 64);
+	ntt_layer(p->c, 32);
+	ntt_layer(p->c, 16);
+	ntt_layer(p->c, 8);
+	ntt_layer(p->c, 4);
+	ntt_layer(p->c, 2);
 	for (j = 0; j < MLKEM_N; j++)
 		p->c[j] = barrett_reduce(p->c[j]);
+}
+
+/* One Gentleman-Sande layer (Alg 10 lines 5-10), twiddles from
+ * 256/len - 1 down; reduce: Barrett-reduce the sums. */
+static ALWAYS_INLINE void invntt_layer(int16_t c[MLKEM_N], unsigned len,
+				       int reduce)
+{
+	unsigned start, j, k = MLKEM_N / len - 1;
+
+	for (start = 0; start < MLKEM_N; start += 2 * len, k--) {
+		int16_t z = zetas[k], zq = zetas_qinv[k];
+
+		for (j = start; j < start + len; j++) {
+			int16_t t = c[j];
+			int16_t s = (int16_t)(t + c[j + len]);
+
+			c[j] = reduce ? barrett_reduce(s) : s;
+			c[j + len] = fqmul_pre((int16_t)(c[j + len] - t), z, zq);
+		}
+	}
 }
 
 /* Alg 10, times R^-1 * R = 1 on top of the 1/128: the input is a base-case
  * product carrying a factor R^-1 (see poly_basemul_acc), which the final
  * multiplication by INVNTT_F removes. Input below q in magnitude; sums
- * double per layer, so they are reduced after layers 3 and 6. Output in
+ * double per layer (a difference is at most 8q < 2^15 before it is
+ * multiplied), so they are reduced after layers 3 and 6. Output in
  * (-q, q). */
 static void poly_invntt(poly *p)
 {
-	unsigned len, start, j, k = 127;
+	unsigned j;
 
-	for (len = 2; len <= 128; len <<= 1) {
-		int reduce = len == 8 || len == 64;
-
-		for (start = 0; start < MLKEM_N; start += 2 * len) {
-			int16_t zeta = zetas[k--];
-
-			for (j = start; j < start + len; j++) {
-				int16_t t = p->c[j];
-				int16_t s = (int16_t)(t + p->c[j + len]);
-
-				p->c[j] = reduce ? barrett_reduce(s) : s;
-				p->c[j + len] = fqmul(
-					zeta, (int16_t)(p->c[j + len] - t));
-			}
-		}
-	}
+	invntt_layer(p->c, 2, 0);
+	invntt_layer(p->c, 4, 0);
+	invntt_layer(p->c, 8, 1);
+	invntt_layer(p->c, 16, 0);
+	invntt_layer(p->c, 32, 0);
+	invntt_layer(p->c, 64, 1);
+	invntt_layer(p->c, 128, 0);
 	for (j = 0; j < MLKEM_N; j++)
-		p->c[j] = fqmul(p->c[j], INVNTT_F);
+		p->c[j] = fqmul_pre(p->c[j], INVNTT_F, INVNTT_F_QINV);
 }
 
 /* gamma_i = zeta^(2 BitRev7(i) + 1) = +-zetas[64 + i/2] (times R). */
