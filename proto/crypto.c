@@ -447,16 +447,23 @@ static int raw_public_of(int type, const uint8_t sk[32], uint8_t pk[32])
 	return ok ? EPOCH_OK : EPOCH_ERR_CRYPTO;
 }
 
-int crypto_x25519_keygen(const struct crypto_rng *rng, uint8_t sk[32],
-			 uint8_t pk[32])
+/* A random 32-byte private key and its public key. */
+static int raw_keygen(int type, const struct crypto_rng *rng, uint8_t sk[32],
+		      uint8_t pk[32])
 {
 	int rc;
 
 	GUARD(crypto_random(rng, sk, 32));
-	rc = crypto_x25519_public(sk, pk);
+	rc = raw_public_of(type, sk, pk);
 	if (rc != EPOCH_OK)
 		crypto_wipe(sk, 32);
 	return rc;
+}
+
+int crypto_x25519_keygen(const struct crypto_rng *rng, uint8_t sk[32],
+			 uint8_t pk[32])
+{
+	return raw_keygen(EVP_PKEY_X25519, rng, sk, pk);
 }
 
 int crypto_x25519_public(const uint8_t sk[32], uint8_t pk[32])
@@ -501,13 +508,7 @@ out:
 int crypto_ed25519_keygen(const struct crypto_rng *rng, uint8_t sk[32],
 			  uint8_t pk[32])
 {
-	int rc;
-
-	GUARD(crypto_random(rng, sk, 32));
-	rc = crypto_ed25519_public(sk, pk);
-	if (rc != EPOCH_OK)
-		crypto_wipe(sk, 32);
-	return rc;
+	return raw_keygen(EVP_PKEY_ED25519, rng, sk, pk);
 }
 
 int crypto_ed25519_public(const uint8_t sk[32], uint8_t pk[32])
