@@ -129,6 +129,7 @@ RUNNER := tests/run.sh
 UNIT_CMDS     = $(UNIT_BIN)
 CHECK_SCRIPTS :=
 CHECK_SCRIPTS += tests/ctgrind.sh
+CHECK_SCRIPTS += tests/interop/tsmls-selftest.sh
 SAN_FLAGS_ASAN  := address,undefined
 SAN_FLAGS_UBSAN := undefined
 
