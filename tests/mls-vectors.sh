@@ -7,4 +7,6 @@ bin=${1:-build/tests/mls-vectors}
 dir=tests/vectors/mls
 exec "$bin" \
 	"$dir/crypto-basics.json" \
-	"$dir/tree-math.json"
+	"$dir/tree-math.json" \
+	"$dir/key-schedule.json" \
+	"$dir/psk_secret.json"

@@ -8,17 +8,9 @@ static void not_yet(const char *file)
 	vcase_end();
 }
 
-void run_key_schedule(const struct json *doc, const char *file)
-{
-	not_yet(file);
-}
 
 void run_secret_tree(const struct json *doc, const char *file)
 {
 	not_yet(file);
 }
 
-void run_psk_secret(const struct json *doc, const char *file)
-{
-	not_yet(file);
-}
