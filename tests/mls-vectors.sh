@@ -9,4 +9,5 @@ exec "$bin" \
 	"$dir/crypto-basics.json" \
 	"$dir/tree-math.json" \
 	"$dir/key-schedule.json" \
-	"$dir/psk_secret.json"
+	"$dir/psk_secret.json" \
+	"$dir/secret-tree.json"
