@@ -163,6 +163,28 @@ bench: all
 clean:
 	rm -rf build
 
+# ---- MLS test vectors --------------------------------------------------------
+# $(BUILD)/tests/mls-vectors FILE... runs mlswg vectors (tests/mls/*.c).
+# tests/mls-vectors.sh lists the files it passes. The runner gets a one-word
+# wrapper, $(BUILD)/tests/mls-vectors-check, so that the build/asan
+# substitution on UNIT_CMDS picks the sanitizer binary next to it.
+MLSV_SRC := $(sort $(wildcard tests/mls/*.c))
+MLSV_BIN := $(BUILD)/tests/mls-vectors
+MLSV_CHK := $(BUILD)/tests/mls-vectors-check
+
+$(MLSV_BIN): $(MLSV_SRC:%.c=$(BUILD)/obj/%.o) $(TESTLIB_OBJ) $(LIBPROTO)
+	@mkdir -p $(dir $@)
+	@[ "$(V)" != 0 ] || echo "  LD  $@"
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(MLSV_CHK): tests/mls-vectors.sh
+	@mkdir -p $(dir $@)
+	$(Q)printf '#!/bin/sh\nexec tests/mls-vectors.sh "$$(dirname "$$0")/mls-vectors"\n' >$@
+	$(Q)chmod +x $@
+
+all: $(MLSV_BIN) $(MLSV_CHK)
+UNIT_CMDS += $(MLSV_CHK)
+
 # ---- fuzzing ---------------------------------------------------------------
 # Every tests/fuzz/fuzz_<name>.c (a libFuzzer LLVMFuzzerTestOneInput) is
 # built twice; a new parser only adds its file and tests/fuzz/corpus/<name>/:
