@@ -24,10 +24,13 @@
 
 #define MLS_SUITE_X25519_AES128GCM_SHA256_ED25519 0x0001
 #define MLS_SUITE_X25519_CHACHA20_SHA256_ED25519 0x0003
-/* The post-quantum suite: X-Wing + AES-256-GCM + SHA-512 + Ed25519. Its
- * number follows ts-mls 1.6.4 (docs/DESIGN.md §9); docs/mls-suites.md
- * records the decision. Change it only here. */
-#define MLS_SUITE_XWING_AES256GCM_SHA512_ED25519 0x0053
+/* The post-quantum suite: X-Wing + AES-256-GCM + SHA-512 + Ed25519, the
+ * default. No IETF number exists; we use 0xF00D from RFC 9420's private-use
+ * range (as ts-mls 2.x does), and accept 0x0053, ts-mls 1.6.x's number for
+ * the same parameters, as a second table row. docs/mls-suites.md records the
+ * decision. Change the numbers only here. */
+#define MLS_SUITE_XWING_AES256GCM_SHA512_ED25519 0xF00D
+#define MLS_SUITE_XWING_AES256GCM_SHA512_ED25519_TSMLS16 0x0053
 
 /* RFC 9420 §17.3 SignatureScheme. */
 #define MLS_SIG_ED25519 0x0807

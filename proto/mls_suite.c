@@ -27,17 +27,22 @@ static const struct mls_suite suites[] = {
 			  HPKE_AEAD_CHACHA20POLY1305 },
 		.sig_scheme = MLS_SIG_ED25519,
 	},
-	{
-		/* Number and hash: see MLS_SUITE_XWING_... in mls.h and
-		 * docs/mls-suites.md. */
-		.id = MLS_SUITE_XWING_AES256GCM_SHA512_ED25519,
-		.name = "MLS_256_XWING_AES256GCM_SHA512_Ed25519",
-		.hash = CRYPTO_SHA512, .nh = 64,
-		.aead = CRYPTO_AES256GCM, .nk = 32, .nn = 12,
-		.hpke = { HPKE_KEM_XWING, HPKE_KDF_HKDF_SHA512,
-			  HPKE_AEAD_AES256GCM },
-		.sig_scheme = MLS_SIG_ED25519,
-	},
+	/* Number and hash: see MLS_SUITE_XWING_... in mls.h and
+	 * docs/mls-suites.md. Two numbers, one set of parameters. */
+#define XWING_SUITE(ident, label)                                           \
+	{                                                                   \
+		.id = (ident), .name = (label),                             \
+		.hash = CRYPTO_SHA512, .nh = 64,                            \
+		.aead = CRYPTO_AES256GCM, .nk = 32, .nn = 12,               \
+		.hpke = { HPKE_KEM_XWING, HPKE_KDF_HKDF_SHA512,             \
+			  HPKE_AEAD_AES256GCM },                            \
+		.sig_scheme = MLS_SIG_ED25519,                              \
+	}
+	XWING_SUITE(MLS_SUITE_XWING_AES256GCM_SHA512_ED25519,
+		    "MLS_256_XWING_AES256GCM_SHA512_Ed25519"),
+	XWING_SUITE(MLS_SUITE_XWING_AES256GCM_SHA512_ED25519_TSMLS16,
+		    "MLS_256_XWING_AES256GCM_SHA512_Ed25519 (ts-mls 1.6 number)"),
+#undef XWING_SUITE
 };
 
 const struct mls_suite *mls_suite_get(uint16_t id)

@@ -25,10 +25,20 @@ static void test_suites(void)
 	CHECK(s1->hpke.kem_id == HPKE_KEM_X25519_SHA256 &&
 	      s1->hpke.aead_id == HPKE_AEAD_AES128GCM);
 	CHECK(s3->nk == 32 && s3->hpke.aead_id == HPKE_AEAD_CHACHA20POLY1305);
-	CHECK(p->id == 0x0053 && p->nh == 64 && p->nk == 32 &&
+	CHECK(p->id == 0xF00D && p->nh == 64 && p->nk == 32 &&
 	      p->hash == CRYPTO_SHA512 && p->hpke.kem_id == HPKE_KEM_XWING &&
 	      p->hpke.kdf_id == HPKE_KDF_HKDF_SHA512 &&
 	      p->hpke.aead_id == HPKE_AEAD_AES256GCM);
+	/* ts-mls 1.6's number names the same parameters. */
+	const struct mls_suite *alias = mls_suite_get(0x0053);
+	if (CHECK(alias != NULL))
+		CHECK(alias->id == 0x0053 && alias->hash == p->hash &&
+		      alias->aead == p->aead && alias->nh == p->nh &&
+		      alias->hpke.kem_id == p->hpke.kem_id &&
+		      alias->hpke.kdf_id == p->hpke.kdf_id &&
+		      alias->hpke.aead_id == p->hpke.aead_id &&
+		      alias->sig_scheme == p->sig_scheme);
+	CHECK(mls_suite_get(0x0002) == NULL);
 	/* Each entry's HPKE suite is one HPKE implements, with matching
 	 * lengths. */
 	const struct mls_suite *all[] = { s1, s3, p };
