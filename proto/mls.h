@@ -290,4 +290,7 @@ int mls_sender_data_key_nonce(const struct mls_suite *s,
 			      const uint8_t *ciphertext, size_t ct_len,
 			      uint8_t *key, uint8_t *nonce);
 
+/* Wire structures (decode/encode): proto/mls_msg.h. */
+#include "proto/mls_msg.h"
+
 #endif

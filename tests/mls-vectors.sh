@@ -10,4 +10,6 @@ exec "$bin" \
 	"$dir/tree-math.json" \
 	"$dir/key-schedule.json" \
 	"$dir/psk_secret.json" \
-	"$dir/secret-tree.json"
+	"$dir/secret-tree.json" \
+	"$dir/messages.json" \
+	"$dir/deserialization.json"

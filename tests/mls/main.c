@@ -111,6 +111,8 @@ static const struct {
 	{ "key-schedule.json", run_key_schedule },
 	{ "secret-tree.json", run_secret_tree },
 	{ "psk_secret.json", run_psk_secret },
+	{ "messages.json", run_messages },
+	{ "deserialization.json", run_deserialization },
 };
 
 static void run_file(const char *path)

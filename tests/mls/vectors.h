@@ -27,5 +27,7 @@ void run_tree_math(const struct json *doc, const char *file);
 void run_key_schedule(const struct json *doc, const char *file);
 void run_secret_tree(const struct json *doc, const char *file);
 void run_psk_secret(const struct json *doc, const char *file);
+void run_messages(const struct json *doc, const char *file);
+void run_deserialization(const struct json *doc, const char *file);
 
 #endif
