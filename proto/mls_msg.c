@@ -759,8 +759,18 @@ int mls_ratchet_tree_decode(struct codec_reader *r,
 			    struct mls_ratchet_tree *out)
 {
 	GUARD(DEC_VEC(r, out->nodes, out->n, node_dv));
-	/* ratchet_tree<1..2^32-1>: at least one node. */
-	return out->n ? EPOCH_OK : EPOCH_ERR_MALFORMED;
+	/* ratchet_tree<1..2^32-1>: at least one node; trailing blank nodes
+	 * are truncated, so the last one is present (§12.4.3.3); in the
+	 * array layout (Appendix C) leaves sit at even and parents at odd
+	 * indices. */
+	if (!out->n || !out->nodes[out->n - 1].present)
+		return EPOCH_ERR_MALFORMED;
+	for (size_t i = 0; i < out->n; i++)
+		if (out->nodes[i].present &&
+		    out->nodes[i].type !=
+			    (i % 2 ? MLS_NODE_PARENT : MLS_NODE_LEAF))
+			return EPOCH_ERR_MALFORMED;
+	return EPOCH_OK;
 }
 
 int mls_ratchet_tree_encode(struct codec_writer *w,

@@ -183,6 +183,51 @@ static void test_selectors(void)
 	CHECK_OK(dec_hex("00020401aa01bb", cred_all, msg));
 }
 
+/* [blank, parent with two unmerged leaves, the key package's leaf] built,
+ * encoded and decoded back. */
+static void test_tree_round_trip(struct mls_ratchet_tree *t)
+{
+	struct test_bytes b;
+	struct codec_writer w, w2;
+	static const uint8_t ek[2] = { 0xaa, 0xbb };
+
+	if (!CHECK(hex(kp_hex, &b) == 0))
+		return;
+	if (CHECK_OK(mls_message_decode_all(b.p, b.len, msg))) {
+		memset(t, 0, sizeof(*t));
+		t->n = 3;
+		t->nodes[1].present = true;
+		t->nodes[1].type = MLS_NODE_PARENT;
+		t->nodes[1].parent.encryption_key =
+			(struct codec_slice){ ek, 2 };
+		t->nodes[1].parent.n_unmerged = 2;
+		t->nodes[1].parent.unmerged_leaves[0] = 1;
+		t->nodes[1].parent.unmerged_leaves[1] = 2;
+		t->nodes[2].present = true;
+		t->nodes[2].type = MLS_NODE_LEAF;
+		t->nodes[2].leaf = msg->u.key_package.leaf_node;
+		codec_writer_init_dynamic(&w, 4096);
+		if (CHECK_OK(mls_ratchet_tree_encode(&w, t)) &&
+		    CHECK_OK(mls_ratchet_tree_decode_all(w.buf, w.len, t)))
+			CHECK(t->n == 3 && !t->nodes[0].present &&
+			      t->nodes[1].parent.n_unmerged == 2 &&
+			      t->nodes[1].parent.unmerged_leaves[1] == 2 &&
+			      t->nodes[1].parent.parent_hash.len == 0 &&
+			      t->nodes[2].leaf.credential.identity.len == 5);
+		/* A blank appended at the end is refused. t borrows w's
+		 * buffer now, so w stays alive until t is re-encoded. */
+		t->n = 4;
+		t->nodes[3].present = false;
+		codec_writer_init_dynamic(&w2, 4096);
+		if (CHECK_OK(mls_ratchet_tree_encode(&w2, t)))
+			CHECK_RC(mls_ratchet_tree_decode_all(w2.buf, w2.len, t),
+				 EPOCH_ERR_MALFORMED);
+		codec_writer_free(&w2);
+		codec_writer_free(&w);
+	}
+	test_bytes_free(&b);
+}
+
 static void test_optional_and_tree(void)
 {
 	struct mls_commit *c = &msg->u.public_message.content.commit;
@@ -201,18 +246,15 @@ static void test_optional_and_tree(void)
 	      c->proposals[0].reference.len == 2);
 	if (!CHECK(t))
 		return;
-	/* Tree: blank node, bad optional octet, bad node type, empty. */
-	CHECK_OK(dec_hex("0100", tree_all, t));
-	CHECK(t->n == 1 && !t->nodes[0].present);
+	/* Tree: bad optional octet, bad node type, empty, trailing blank,
+	 * parent at a leaf index. */
 	CHECK_RC(dec_hex("0102", tree_all, t), EPOCH_ERR_MALFORMED);
 	CHECK_RC(dec_hex("020103", tree_all, t), EPOCH_ERR_MALFORMED);
 	CHECK_RC(dec_hex("00", tree_all, t), EPOCH_ERR_MALFORMED);
-	/* A parent node with two unmerged leaves. */
-	CHECK_OK(dec_hex("10010201aa01bb08000000010000000200", tree_all, t));
-	CHECK(t->n == 2 && t->nodes[0].type == MLS_NODE_PARENT &&
-	      t->nodes[0].parent.n_unmerged == 2 &&
-	      t->nodes[0].parent.unmerged_leaves[1] == 2 &&
-	      !t->nodes[1].present);
+	CHECK_RC(dec_hex("0100", tree_all, t), EPOCH_ERR_MALFORMED);
+	CHECK_RC(dec_hex("07010201aa01bb00", tree_all, t),
+		 EPOCH_ERR_MALFORMED);
+	test_tree_round_trip(t);
 	free(t);
 }
 
