@@ -35,8 +35,10 @@ static int enc_vec(struct codec_writer *w, const void *arr, size_t sz,
 	if (n > max)
 		return EPOCH_ERR_INVALID_ARG;
 	mark = codec_vec_begin(w);
+	/* An element's selector error (EPOCH_ERR_INVALID_ARG) is not a
+	 * writer error: it must stop the vector here. */
 	for (size_t i = 0; i < n; i++)
-		enc(w, (const uint8_t *)arr + i * sz);
+		GUARD(enc(w, (const uint8_t *)arr + i * sz));
 	return codec_vec_end(w, mark);
 }
 
@@ -130,8 +132,14 @@ int mls_extensions_encode(struct codec_writer *w,
 
 /* ---- Credential, Capabilities, LeafNode, KeyPackage --------------------- */
 
+/* Decoders clear the fields their selectors leave out, so a reused object
+ * holds no stale views. */
+static const struct codec_slice none;
+
 int mls_credential_decode(struct codec_reader *r, struct mls_credential *out)
 {
+	out->identity = none;
+	out->n_certs = 0;
 	GUARD(codec_read_u16(r, &out->type));
 	switch (out->type) {
 	case MLS_CRED_BASIC:
@@ -190,6 +198,8 @@ int mls_leaf_node_decode(struct codec_reader *r, struct mls_leaf_node *out)
 	GUARD(rvec(r, &out->signature_key));
 	GUARD(mls_credential_decode(r, &out->credential));
 	GUARD(mls_capabilities_decode(r, &out->capabilities));
+	out->not_before = out->not_after = 0;
+	out->parent_hash = none;
 	GUARD(codec_read_u8(r, &out->source));
 	switch (out->source) {
 	case MLS_LEAF_SRC_KEY_PACKAGE:
@@ -259,8 +269,12 @@ int mls_key_package_encode(struct codec_writer *w,
 
 /* ---- Proposals ----------------------------------------------------------- */
 
-int mls_pre_shared_key_id_decode(struct codec_reader *r, struct mls_pre_shared_key_id *out)
+int mls_pre_shared_key_id_decode(struct codec_reader *r,
+				 struct mls_pre_shared_key_id *out)
 {
+	out->psk_id = out->psk_group_id = none;
+	out->usage = 0;
+	out->psk_epoch = 0;
 	GUARD(codec_read_u8(r, &out->type));
 	switch (out->type) {
 	case MLS_PSK_EXTERNAL:
@@ -277,7 +291,8 @@ int mls_pre_shared_key_id_decode(struct codec_reader *r, struct mls_pre_shared_k
 	return rvec(r, &out->psk_nonce);
 }
 
-int mls_pre_shared_key_id_encode(struct codec_writer *w, const struct mls_pre_shared_key_id *in)
+int mls_pre_shared_key_id_encode(struct codec_writer *w,
+				 const struct mls_pre_shared_key_id *in)
 {
 	codec_write_u8(w, in->type);
 	switch (in->type) {
@@ -381,6 +396,7 @@ int mls_proposal_encode(struct codec_writer *w, const struct mls_proposal *in)
 int mls_proposal_or_ref_decode(struct codec_reader *r,
 			       struct mls_proposal_or_ref *out)
 {
+	out->reference = none;
 	GUARD(codec_read_u8(r, &out->type));
 	switch (out->type) {
 	case MLS_POR_PROPOSAL:
@@ -519,6 +535,7 @@ int mls_framed_content_decode(struct codec_reader *r,
 	GUARD(codec_read_u64(r, &out->epoch));
 	GUARD(mls_sender_decode(r, &out->sender));
 	GUARD(rvec(r, &out->authenticated_data));
+	out->application_data = none;
 	GUARD(codec_read_u8(r, &out->content_type));
 	switch (out->content_type) {
 	case MLS_CONTENT_APPLICATION:
@@ -558,6 +575,7 @@ int mls_public_message_decode(struct codec_reader *r,
 {
 	GUARD(mls_framed_content_decode(r, &out->content));
 	GUARD(rvec(r, &out->signature));
+	out->confirmation_tag = out->membership_tag = none;
 	if (out->content.content_type == MLS_CONTENT_COMMIT)
 		GUARD(rvec(r, &out->confirmation_tag));
 	if (out->content.sender.type == MLS_SENDER_MEMBER)
@@ -685,6 +703,7 @@ int mls_group_secrets_decode(struct codec_reader *r,
 			     struct mls_group_secrets *out)
 {
 	GUARD(rvec(r, &out->joiner_secret));
+	out->path_secret = none;
 	GUARD(codec_read_optional(r, &out->has_path_secret));
 	if (out->has_path_secret)
 		GUARD(rvec(r, &out->path_secret));

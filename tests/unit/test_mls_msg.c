@@ -214,6 +214,13 @@ static void test_tree_round_trip(struct mls_ratchet_tree *t)
 			      t->nodes[1].parent.unmerged_leaves[1] == 2 &&
 			      t->nodes[1].parent.parent_hash.len == 0 &&
 			      t->nodes[2].leaf.credential.identity.len == 5);
+		/* An unknown node type is refused by the encoder. */
+		t->nodes[1].type = 3;
+		codec_writer_init_dynamic(&w2, 4096);
+		CHECK_RC(mls_ratchet_tree_encode(&w2, t),
+			 EPOCH_ERR_INVALID_ARG);
+		codec_writer_free(&w2);
+		t->nodes[1].type = MLS_NODE_PARENT;
 		/* A blank appended at the end is refused. t borrows w's
 		 * buffer now, so w stays alive until t is re-encoded. */
 		t->n = 4;
