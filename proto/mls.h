@@ -293,4 +293,34 @@ int mls_sender_data_key_nonce(const struct mls_suite *s,
 /* Wire structures (decode/encode): proto/mls_msg.h. */
 #include "proto/mls_msg.h"
 
+/* ---- transcript hashes and confirmation tag (§8.2, §6.1) ---------------- */
+
+/* confirmed_transcript_hash = Hash(interim_transcript_hash_before ||
+ * ConfirmedTranscriptHashInput), the input being wire_format, content and
+ * signature of ac (content_type must be commit, else
+ * EPOCH_ERR_INVALID_ARG). interim is empty (len 0) for epoch 0. out
+ * receives Nh bytes. */
+int mls_confirmed_transcript_hash(const struct mls_suite *s,
+				  const uint8_t *interim, size_t interim_len,
+				  const struct mls_authenticated_content *ac,
+				  uint8_t *out);
+/* interim_transcript_hash = Hash(confirmed_transcript_hash ||
+ * InterimTranscriptHashInput), the input being the confirmation tag as
+ * MAC<V>. confirmed is Nh bytes; out receives Nh bytes. */
+int mls_interim_transcript_hash(const struct mls_suite *s,
+				const uint8_t *confirmed, const uint8_t *tag,
+				size_t tag_len, uint8_t *out);
+/* confirmation_tag = MAC(confirmation_key, confirmed_transcript_hash),
+ * HMAC with the suite hash; key and confirmed are Nh bytes, tag receives
+ * Nh bytes. */
+int mls_confirmation_tag(const struct mls_suite *s,
+			 const uint8_t *confirmation_key,
+			 const uint8_t *confirmed, uint8_t *tag);
+/* EPOCH_OK if tag (tag_len bytes) is the confirmation tag, compared in
+ * constant time; EPOCH_ERR_CONFIRMATION if not (also for a wrong length). */
+int mls_confirmation_tag_verify(const struct mls_suite *s,
+				const uint8_t *confirmation_key,
+				const uint8_t *confirmed, const uint8_t *tag,
+				size_t tag_len);
+
 #endif

@@ -595,6 +595,29 @@ int mls_public_message_encode(struct codec_writer *w,
 	return codec_writer_error(w);
 }
 
+int mls_authenticated_content_decode(struct codec_reader *r,
+				     struct mls_authenticated_content *out)
+{
+	GUARD(codec_read_u16(r, &out->wire_format));
+	GUARD(mls_framed_content_decode(r, &out->content));
+	GUARD(rvec(r, &out->signature));
+	out->confirmation_tag = none;
+	if (out->content.content_type == MLS_CONTENT_COMMIT)
+		GUARD(rvec(r, &out->confirmation_tag));
+	return EPOCH_OK;
+}
+
+int mls_authenticated_content_encode(
+	struct codec_writer *w, const struct mls_authenticated_content *in)
+{
+	codec_write_u16(w, in->wire_format);
+	GUARD(mls_framed_content_encode(w, &in->content));
+	wvec(w, &in->signature);
+	if (in->content.content_type == MLS_CONTENT_COMMIT)
+		wvec(w, &in->confirmation_tag);
+	return codec_writer_error(w);
+}
+
 int mls_private_message_decode(struct codec_reader *r,
 			       struct mls_private_message *out)
 {
@@ -871,6 +894,7 @@ DECODE_ALL(commit)
 DECODE_ALL(sender)
 DECODE_ALL(framed_content)
 DECODE_ALL(public_message)
+DECODE_ALL(authenticated_content)
 DECODE_ALL(private_message)
 DECODE_ALL(encrypted_group_secrets)
 DECODE_ALL(welcome)

@@ -216,6 +216,15 @@ struct mls_public_message {
 	struct codec_slice membership_tag;     /* sender member */
 };
 
+/* RFC 9420 §6.1 AuthenticatedContent: wire_format, FramedContent and
+ * FramedContentAuthData (confirmation_tag only for content_type commit). */
+struct mls_authenticated_content {
+	uint16_t wire_format;
+	struct mls_framed_content content;
+	struct codec_slice signature;
+	struct codec_slice confirmation_tag;   /* content_type commit */
+};
+
 struct mls_private_message {
 	struct codec_slice group_id;
 	uint64_t epoch;
@@ -319,6 +328,7 @@ MLS_MSG_DECL(commit)
 MLS_MSG_DECL(sender)
 MLS_MSG_DECL(framed_content)
 MLS_MSG_DECL(public_message)
+MLS_MSG_DECL(authenticated_content)
 MLS_MSG_DECL(private_message)
 MLS_MSG_DECL(encrypted_group_secrets)
 MLS_MSG_DECL(welcome)

@@ -23,7 +23,8 @@
 	X(EPOCH_ERR_INVALID_KEY, -12, "invalid key")                        \
 	X(EPOCH_ERR_RNG, -13, "random number generator failure")            \
 	X(EPOCH_ERR_UNSUPPORTED, -14, "unsupported algorithm or parameter") \
-	X(EPOCH_ERR_STATE, -15, "operation not allowed in this state")
+	X(EPOCH_ERR_STATE, -15, "operation not allowed in this state")      \
+	X(EPOCH_ERR_CONFIRMATION, -16, "confirmation tag mismatch")
 
 enum epoch_result {
 #define EPOCH_RESULT_ENUM(name, value, text) name = value,

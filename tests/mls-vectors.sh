@@ -12,4 +12,5 @@ exec "$bin" \
 	"$dir/psk_secret.json" \
 	"$dir/secret-tree.json" \
 	"$dir/messages.json" \
-	"$dir/deserialization.json"
+	"$dir/deserialization.json" \
+	"$dir/transcript-hashes.json"

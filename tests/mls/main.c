@@ -113,6 +113,7 @@ static const struct {
 	{ "psk_secret.json", run_psk_secret },
 	{ "messages.json", run_messages },
 	{ "deserialization.json", run_deserialization },
+	{ "transcript-hashes.json", run_transcript_hashes },
 };
 
 static void run_file(const char *path)
