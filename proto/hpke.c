@@ -685,7 +685,8 @@ static void compute_nonce(const struct hpke_ctx *ctx,
 /* Common checks of Seal and Open. The sequence number is 64 bits: the
  * message that would need seq + 1 = 2^64 is refused, as §5.2's
  * IncrementSeq refuses at 2^(8*Nn) - 1 (before anything is returned). */
-static int ctx_ready(const struct hpke_ctx *ctx, enum hpke_role role)
+static int ctx_ready(const struct hpke_ctx *ctx, enum hpke_role role,
+		     const struct alg **aead)
 {
 	if (ctx == NULL)
 		return EPOCH_ERR_INVALID_ARG;
@@ -695,7 +696,8 @@ static int ctx_ready(const struct hpke_ctx *ctx, enum hpke_role role)
 		return EPOCH_ERR_UNSUPPORTED; /* export-only AEAD */
 	if (ctx->role != role || ctx->seq == UINT64_MAX)
 		return EPOCH_ERR_STATE;
-	return EPOCH_OK;
+	*aead = find_alg(ALG_AEAD, ctx->suite.aead_id);
+	return *aead != NULL ? EPOCH_OK : EPOCH_ERR_STATE;
 }
 
 int hpke_ctx_seal(struct hpke_ctx *ctx, const uint8_t *aad, size_t aad_len,
@@ -705,13 +707,10 @@ int hpke_ctx_seal(struct hpke_ctx *ctx, const uint8_t *aad, size_t aad_len,
 	const struct alg *aead;
 	uint8_t nonce[HPKE_NONCE_LEN];
 
-	GUARD(ctx_ready(ctx, HPKE_ROLE_SENDER));
+	GUARD(ctx_ready(ctx, HPKE_ROLE_SENDER, &aead));
 	if ((aad == NULL && aad_len != 0) || (pt == NULL && pt_len != 0) ||
 	    ct == NULL || ct_len == NULL)
 		return EPOCH_ERR_INVALID_ARG;
-	aead = find_alg(ALG_AEAD, ctx->suite.aead_id);
-	if (aead == NULL)
-		return EPOCH_ERR_STATE;
 	if (pt_len > SIZE_MAX - aead->nt)
 		return EPOCH_ERR_TOO_LONG;
 	if (ct_cap < pt_len + aead->nt)
@@ -731,13 +730,10 @@ int hpke_ctx_open(struct hpke_ctx *ctx, const uint8_t *aad, size_t aad_len,
 	const struct alg *aead;
 	uint8_t nonce[HPKE_NONCE_LEN];
 
-	GUARD(ctx_ready(ctx, HPKE_ROLE_RECEIVER));
+	GUARD(ctx_ready(ctx, HPKE_ROLE_RECEIVER, &aead));
 	if ((aad == NULL && aad_len != 0) || ct == NULL || pt == NULL ||
 	    pt_len == NULL)
 		return EPOCH_ERR_INVALID_ARG;
-	aead = find_alg(ALG_AEAD, ctx->suite.aead_id);
-	if (aead == NULL)
-		return EPOCH_ERR_STATE;
 	if (ct_len < aead->nt)
 		return EPOCH_ERR_AUTH; /* no room for a tag: cannot verify */
 	if (pt_cap < ct_len - aead->nt)
