@@ -323,4 +323,9 @@ int mls_confirmation_tag_verify(const struct mls_suite *s,
 				const uint8_t *confirmed, const uint8_t *tag,
 				size_t tag_len);
 
+/* Ratchet tree and TreeKEM; framing, KeyPackage, GroupInfo, Welcome. */
+#include "proto/mls_tree.h"
+#include "proto/mls_framing.h"
+#include "proto/mls_group.h"
+
 #endif

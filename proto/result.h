@@ -24,7 +24,21 @@
 	X(EPOCH_ERR_RNG, -13, "random number generator failure")            \
 	X(EPOCH_ERR_UNSUPPORTED, -14, "unsupported algorithm or parameter") \
 	X(EPOCH_ERR_STATE, -15, "operation not allowed in this state")      \
-	X(EPOCH_ERR_CONFIRMATION, -16, "confirmation tag mismatch")
+	X(EPOCH_ERR_CONFIRMATION, -16, "confirmation tag mismatch")         \
+	X(EPOCH_ERR_MEMBERSHIP, -17, "membership tag mismatch")             \
+	X(EPOCH_ERR_TREE_HASH, -18, "tree hash mismatch")                   \
+	X(EPOCH_ERR_PARENT_HASH, -19, "parent hash mismatch")               \
+	X(EPOCH_ERR_EPOCH, -20, "message for another epoch or group")       \
+	X(EPOCH_ERR_GENERATION, -21, "key generation already used or too far") \
+	X(EPOCH_ERR_LIFETIME, -22, "key package or leaf outside its lifetime") \
+	X(EPOCH_ERR_CAPABILITIES, -23, "capabilities do not cover what is used") \
+	X(EPOCH_ERR_CREDENTIAL, -24, "credential or signature key not accepted") \
+	X(EPOCH_ERR_LEAF_SOURCE, -25, "leaf node source wrong for its use")  \
+	X(EPOCH_ERR_DUPLICATE_KEY, -26, "key already used in the tree")      \
+	X(EPOCH_ERR_SENDER, -27, "sender not allowed for this message")      \
+	X(EPOCH_ERR_PROPOSAL, -28, "proposal or commit content not allowed") \
+	X(EPOCH_ERR_TREE, -29, "ratchet tree invalid")                       \
+	X(EPOCH_ERR_SUITE, -30, "cipher suite or version mismatch")
 
 enum epoch_result {
 #define EPOCH_RESULT_ENUM(name, value, text) name = value,
