@@ -106,9 +106,9 @@ int mls_group_discard(struct mls_group *g);
 
 /* Joins from a Welcome (MLSMessage) with the KeyPackage it was made for:
  * verifies the GroupInfo signature, the tree (mls_tree_validate) and its
- * hash, the peer's credential under pol, and the confirmation tag. The
- * KeyPackage's private keys are used and then wiped (kp may be freed
- * after the call either way). */
+ * hash, the peer's credential under pol, and the confirmation tag. On
+ * success the KeyPackage's private keys are wiped (it is single-use); on
+ * failure kp is untouched, so a forged Welcome does not burn it. */
 int mls_group_join(struct mls_group **g, const struct mls_member_config *cfg,
 		   struct mls_kp_secret *kp, const uint8_t *welcome,
 		   size_t welcome_len, const struct mls_policy *pol);

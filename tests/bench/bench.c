@@ -11,9 +11,13 @@
 #include <string.h>
 #include <time.h>
 
+#include "proto/codec.h"
 #include "proto/crypto.h"
 #include "proto/mlkem.h"
+#include "proto/mls.h"
 #include "proto/xwing.h"
+
+static int mls_setup(void);
 
 /* State shared by the ops, prepared once by setup(). */
 static struct {
@@ -41,7 +45,7 @@ static int setup(void)
 	GUARD(crypto_ed25519_keygen(NULL, st.ed_sk, st.ed_pk));
 	GUARD(crypto_random(NULL, st.msg, sizeof(st.msg)));
 	GUARD(crypto_ed25519_sign(st.ed_sk, st.msg, sizeof(st.msg), st.ed_sig));
-	return EPOCH_OK;
+	return mls_setup();
 }
 
 static int op_mlkem_keygen(void)
@@ -91,19 +95,141 @@ static int op_ed25519_verify(void)
 				     st.ed_sig);
 }
 
+/* ---- MLS: two members, as epochd runs them ------------------------------- */
+
+struct mls_pair {
+	uint8_t sk[2][32], pk[2][32];
+	struct mls_member_config cfg[2];
+	struct mls_group *a, *b; /* a created the group, b joined */
+	size_t kp_len, welcome_len, commit_len;
+};
+
+static struct mls_pair pair_s1, pair_xwing;
+static const struct mls_policy bench_policy = { .now = 1800000000u };
+
+static int pair_init(struct mls_pair *p, uint16_t suite)
+{
+	static const char *const ids[2] = { "gw-a", "gw-b" };
+
+	for (int i = 0; i < 2; i++) {
+		GUARD(crypto_ed25519_keygen(NULL, p->sk[i], p->pk[i]));
+		p->cfg[i].suite = suite;
+		p->cfg[i].identity = (const uint8_t *)ids[i];
+		p->cfg[i].identity_len = 4;
+		p->cfg[i].sig_sk = p->sk[i];
+		p->cfg[i].sig_pk = p->pk[i];
+		p->cfg[i].not_before = 0;
+		p->cfg[i].not_after = UINT64_MAX >> 1;
+	}
+	return EPOCH_OK;
+}
+
+/* KeyPackage, create, add with path + Welcome, join, the joiner's path
+ * commit, process and apply: DESIGN.md §3's handshake. Leaves the pair's
+ * groups in place (freeing the previous ones). */
+static int mls_handshake(struct mls_pair *p)
+{
+	struct mls_kp_secret *kp = NULL;
+	struct codec_writer cw, ww, jw;
+	struct mls_received r;
+	const uint8_t *kpb;
+	int rc;
+
+	mls_group_free(p->a);
+	mls_group_free(p->b);
+	p->a = p->b = NULL;
+	codec_writer_init_dynamic(&cw, 1 << 20);
+	codec_writer_init_dynamic(&ww, 1 << 20);
+	codec_writer_init_dynamic(&jw, 1 << 20);
+	GUARD_GOTO(rc, mls_kp_create(&kp, &p->cfg[1]), out);
+	kpb = mls_kp_bytes(kp, &p->kp_len);
+	GUARD_GOTO(rc, mls_group_create(&p->a, &p->cfg[0],
+					(const uint8_t *)"bench", 5, NULL, 0),
+		   out);
+	GUARD_GOTO(rc, mls_group_add(p->a, kpb, p->kp_len, &bench_policy,
+				     NULL, &cw, &ww), out);
+	GUARD_GOTO(rc, mls_group_apply(p->a), out);
+	GUARD_GOTO(rc, mls_group_join(&p->b, &p->cfg[1], kp, ww.buf, ww.len,
+				      &bench_policy), out);
+	GUARD_GOTO(rc, mls_group_commit(p->b, NULL, &jw), out);
+	GUARD_GOTO(rc, mls_group_process(p->a, jw.buf, jw.len, &r), out);
+	GUARD_GOTO(rc, mls_group_apply(p->b), out);
+	p->welcome_len = ww.len;
+	p->commit_len = jw.len;
+out:
+	mls_kp_secret_free(kp);
+	codec_writer_free(&cw);
+	codec_writer_free(&ww);
+	codec_writer_free(&jw);
+	return rc;
+}
+
+/* A path commit by one side, processed and applied; sides alternate. */
+static int mls_rekey(struct mls_pair *p)
+{
+	static int turn;
+	struct mls_group *c = turn ? p->a : p->b, *q = turn ? p->b : p->a;
+	struct codec_writer w;
+	struct mls_received r;
+	int rc;
+
+	turn ^= 1;
+	codec_writer_init_dynamic(&w, 1 << 20);
+	GUARD_GOTO(rc, mls_group_commit(c, NULL, &w), out);
+	GUARD_GOTO(rc, mls_group_process(q, w.buf, w.len, &r), out);
+	rc = mls_group_apply(c);
+out:
+	codec_writer_free(&w);
+	return rc;
+}
+
+static int mls_setup(void)
+{
+	GUARD(pair_init(&pair_s1, MLS_SUITE_X25519_AES128GCM_SHA256_ED25519));
+	GUARD(pair_init(&pair_xwing, MLS_SUITE_XWING_AES256GCM_SHA512_ED25519));
+	/* The rekey figures need groups; the sizes come from these too. */
+	GUARD(mls_handshake(&pair_s1));
+	return mls_handshake(&pair_xwing);
+}
+
+static int op_mls_handshake_s1(void)
+{
+	return mls_handshake(&pair_s1);
+}
+
+static int op_mls_handshake_xwing(void)
+{
+	return mls_handshake(&pair_xwing);
+}
+
+static int op_mls_rekey_s1(void)
+{
+	return mls_rekey(&pair_s1);
+}
+
+static int op_mls_rekey_xwing(void)
+{
+	return mls_rekey(&pair_xwing);
+}
+
 static const struct bench_op {
 	const char *name;
 	int (*run)(void);
+	const char *unit;
 } ops[] = {
-	{ "mlkem768_keygen", op_mlkem_keygen },
-	{ "mlkem768_encaps", op_mlkem_encaps },
-	{ "mlkem768_decaps", op_mlkem_decaps },
-	{ "xwing_keygen", op_xwing_keygen },
-	{ "xwing_encaps", op_xwing_encaps },
-	{ "xwing_decaps", op_xwing_decaps },
-	{ "x25519_dh", op_x25519_dh },
-	{ "ed25519_sign", op_ed25519_sign },
-	{ "ed25519_verify", op_ed25519_verify },
+	{ "mlkem768_keygen", op_mlkem_keygen, "ops/s" },
+	{ "mlkem768_encaps", op_mlkem_encaps, "ops/s" },
+	{ "mlkem768_decaps", op_mlkem_decaps, "ops/s" },
+	{ "xwing_keygen", op_xwing_keygen, "ops/s" },
+	{ "xwing_encaps", op_xwing_encaps, "ops/s" },
+	{ "xwing_decaps", op_xwing_decaps, "ops/s" },
+	{ "x25519_dh", op_x25519_dh, "ops/s" },
+	{ "ed25519_sign", op_ed25519_sign, "ops/s" },
+	{ "ed25519_verify", op_ed25519_verify, "ops/s" },
+	{ "mls_handshake_s1", op_mls_handshake_s1, "handshakes/s" },
+	{ "mls_handshake_xwing", op_mls_handshake_xwing, "handshakes/s" },
+	{ "mls_rekey_s1", op_mls_rekey_s1, "rekeys/s" },
+	{ "mls_rekey_xwing", op_mls_rekey_xwing, "rekeys/s" },
 };
 
 static double now(void)
@@ -174,8 +300,29 @@ int main(int argc, char **argv)
 			fprintf(stderr, "epoch-bench: %s failed\n", ops[i].name);
 			return 1;
 		}
-		printf("BENCH %s %.0f ops/s\n", ops[i].name, v);
+		printf("BENCH %s %.0f %s\n", ops[i].name, v,
+		       ops[i].unit);
 		fflush(stdout);
 	}
+	/* Encoded sizes (MLSMessage bytes) of the last handshake. */
+	const struct {
+		const char *name;
+		size_t v;
+	} sizes[] = {
+		{ "mls_size_keypackage_s1", pair_s1.kp_len },
+		{ "mls_size_welcome_s1", pair_s1.welcome_len },
+		{ "mls_size_commit_s1", pair_s1.commit_len },
+		{ "mls_size_keypackage_xwing", pair_xwing.kp_len },
+		{ "mls_size_welcome_xwing", pair_xwing.welcome_len },
+		{ "mls_size_commit_xwing", pair_xwing.commit_len },
+	};
+	for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++)
+		if (selected(sizes[i].name, argc, argv))
+			printf("BENCH %s %zu bytes\n", sizes[i].name,
+			       sizes[i].v);
+	mls_group_free(pair_s1.a);
+	mls_group_free(pair_s1.b);
+	mls_group_free(pair_xwing.a);
+	mls_group_free(pair_xwing.b);
 	return 0;
 }
