@@ -134,14 +134,8 @@ static void gc_fill(const struct mls_group *g, struct mls_group_context *gc,
 	gc->extensions_len = g->gc_ext_len;
 }
 
-/* Encodes e's GroupContext into e->gc and runs the key schedule (from
- * init_secret and commit_secret, or from joiner_secret when init_secret is
- * NULL), then builds the secret tree and wipes the secrets the group does
- * not keep. */
-static int epoch_schedule(const struct mls_group *g, struct epoch *e,
-			  const uint8_t *init_secret,
-			  const uint8_t *commit_secret,
-			  const uint8_t *joiner_secret)
+/* Encodes e's GroupContext into e->gc. */
+static int epoch_encode_gc(const struct mls_group *g, struct epoch *e)
 {
 	struct mls_group_context gc;
 	struct codec_writer w;
@@ -158,6 +152,21 @@ static int epoch_schedule(const struct mls_group *g, struct epoch *e,
 	free(e->gc);
 	e->gc = w.buf; /* not secret: no wipe needed */
 	e->gc_len = w.len;
+	return EPOCH_OK;
+}
+
+/* Encodes e's GroupContext into e->gc and runs the key schedule (from
+ * init_secret and commit_secret, or from joiner_secret when init_secret is
+ * NULL), then builds the secret tree and wipes the secrets the group does
+ * not keep. */
+static int epoch_schedule(const struct mls_group *g, struct epoch *e,
+			  const uint8_t *init_secret,
+			  const uint8_t *commit_secret,
+			  const uint8_t *joiner_secret)
+{
+	int rc;
+
+	GUARD(epoch_encode_gc(g, e));
 	if (init_secret)
 		rc = mls_key_schedule(g->s, init_secret, commit_secret, NULL,
 				      e->gc, e->gc_len, &e->sec);
@@ -1366,6 +1375,170 @@ int mls_group_peer(const struct mls_group *g, const uint8_t **identity,
 	*identity_len = leaf->credential.identity.len;
 	*sig_pk = leaf->signature_key.p;
 	*sig_pk_len = leaf->signature_key.len;
+	return EPOCH_OK;
+}
+
+/* ---- saving and loading ---------------------------------------------------- */
+
+static const uint8_t save_magic[6] = { 'E', 'P', 'M', 'L', 'S', 1 };
+
+/* The epoch secrets a saved group keeps, in save order. */
+static uint8_t *saved_secret(struct mls_epoch_secrets *sec, int i)
+{
+	uint8_t *const v[] = {
+		sec->sender_data_secret, sec->exporter_secret,
+		sec->external_secret,    sec->confirmation_key,
+		sec->membership_key,     sec->resumption_psk,
+		sec->epoch_authenticator, sec->init_secret,
+	};
+
+	return i < (int)(sizeof(v) / sizeof(v[0])) ? v[i] : NULL;
+}
+
+int mls_group_save(const struct mls_group *g, struct codec_writer *w)
+{
+	struct mls_epoch_secrets *sec;
+	const struct epoch *e;
+	struct hpke_keypair kp;
+	uint32_t width, n_priv = 0;
+	int rc;
+
+	if (!g || !w)
+		return EPOCH_ERR_INVALID_ARG;
+	e = &g->cur;
+	sec = (struct mls_epoch_secrets *)&e->sec;
+	width = mls_tree_width(mls_tree_n_leaves(e->tree));
+	codec_write_bytes(w, save_magic, sizeof(save_magic));
+	codec_write_u16(w, g->suite_id);
+	codec_write_vec(w, g->group_id, g->group_id_len);
+	codec_write_vec(w, g->identity, g->identity_len);
+	codec_write_bytes(w, g->sig_sk, ED25519_KEY_LEN);
+	codec_write_bytes(w, g->sig_pk, ED25519_KEY_LEN);
+	codec_write_vec(w, g->gc_ext, g->gc_ext_len);
+	codec_write_u32(w, g->me);
+	codec_write_u64(w, e->epoch);
+	GUARD(mls_tree_encode(e->tree, w));
+	for (uint32_t x = 0; x < width; x++)
+		n_priv += mls_tree_has_private(e->tree, x);
+	codec_write_u32(w, n_priv);
+	for (uint32_t x = 0; x < width; x++) {
+		if (!mls_tree_has_private(e->tree, x))
+			continue;
+		GUARD(mls_tree_get_private(e->tree, x, &kp));
+		codec_write_u32(w, x);
+		codec_write_vec(w, kp.sk, kp.sk_len);
+		codec_write_vec(w, kp.pk, kp.pk_len);
+		hpke_keypair_wipe(&kp);
+	}
+	codec_write_vec(w, e->cth, e->cth_len);
+	codec_write_vec(w, e->ith, e->ith_len);
+	for (int i = 0; saved_secret(sec, i); i++)
+		codec_write_bytes(w, saved_secret(sec, i), g->s->nh);
+	rc = mls_secret_tree_save(e->st, w);
+	if (rc != EPOCH_OK)
+		return rc;
+	return codec_writer_error(w);
+}
+
+static int read_dup(struct codec_reader *r, uint8_t **out, size_t *len)
+{
+	struct codec_slice sl;
+
+	GUARD(codec_read_vec(r, &sl, MSG_MAX));
+	*out = dup_bytes(sl.p, sl.len);
+	*len = sl.len;
+	return *out ? EPOCH_OK : EPOCH_ERR_NOMEM;
+}
+
+static int load_body(struct mls_group *g, struct codec_reader *r)
+{
+	struct epoch *e = &g->cur;
+	struct codec_reader sub;
+	struct codec_slice sl, sk, pk;
+	struct hpke_keypair kp;
+	uint32_t n_priv, x;
+	size_t start;
+	int rc;
+
+	GUARD(read_dup(r, &g->group_id, &g->group_id_len));
+	GUARD(read_dup(r, &g->identity, &g->identity_len));
+	GUARD(codec_read_bytes(r, g->sig_sk, ED25519_KEY_LEN));
+	GUARD(codec_read_bytes(r, g->sig_pk, ED25519_KEY_LEN));
+	GUARD(read_dup(r, &g->gc_ext, &g->gc_ext_len));
+	GUARD(codec_read_u32(r, &g->me));
+	GUARD(codec_read_u64(r, &e->epoch));
+	/* The tree: decode it from where it starts. */
+	start = r->pos;
+	GUARD(codec_read_sub(r, &sub, MSG_MAX));
+	GUARD(mls_tree_decode(&e->tree, g->s, r->buf + start,
+			      r->pos - start));
+	if (!mls_tree_leaf(e->tree, g->me))
+		return EPOCH_ERR_MALFORMED;
+	GUARD(codec_read_u32(r, &n_priv));
+	for (uint32_t i = 0; i < n_priv; i++) {
+		GUARD(codec_read_u32(r, &x));
+		GUARD(codec_read_vec(r, &sk, HPKE_MAX_SK));
+		GUARD(codec_read_vec(r, &pk, HPKE_MAX_PK));
+		memset(&kp, 0, sizeof(kp));
+		kp.kem_id = g->s->hpke.kem_id;
+		memcpy(kp.sk, sk.p, sk.len);
+		kp.sk_len = sk.len;
+		memcpy(kp.pk, pk.p, pk.len);
+		kp.pk_len = pk.len;
+		rc = mls_tree_set_private(e->tree, x, &kp);
+		hpke_keypair_wipe(&kp);
+		GUARD(rc);
+	}
+	GUARD(codec_read_vec(r, &sl, MLS_MAX_NH));
+	if (sl.len != g->s->nh)
+		return EPOCH_ERR_MALFORMED;
+	memcpy(e->cth, sl.p, sl.len);
+	e->cth_len = sl.len;
+	GUARD(codec_read_vec(r, &sl, MLS_MAX_NH));
+	if (sl.len != g->s->nh)
+		return EPOCH_ERR_MALFORMED;
+	memcpy(e->ith, sl.p, sl.len);
+	e->ith_len = sl.len;
+	e->sec.nh = g->s->nh;
+	for (int i = 0; saved_secret(&e->sec, i); i++)
+		GUARD(codec_read_bytes(r, saved_secret(&e->sec, i), g->s->nh));
+	GUARD(mls_secret_tree_load(&e->st, g->s, mls_tree_n_leaves(e->tree),
+				   r));
+	GUARD(codec_reader_done(r));
+	GUARD(mls_tree_root_hash(e->tree, e->tree_hash));
+	return epoch_encode_gc(g, e);
+}
+
+int mls_group_load(struct mls_group **out, const uint8_t *buf, size_t len,
+		   const struct crypto_rng *rng)
+{
+	struct mls_group *g;
+	struct codec_reader r;
+	uint8_t magic[sizeof(save_magic)];
+	uint16_t suite;
+	int rc;
+
+	if (!out || !buf)
+		return EPOCH_ERR_INVALID_ARG;
+	*out = NULL;
+	codec_reader_init(&r, buf, len);
+	if (codec_read_bytes(&r, magic, sizeof(magic)) != EPOCH_OK ||
+	    memcmp(magic, save_magic, sizeof(magic)) != 0 ||
+	    codec_read_u16(&r, &suite) != EPOCH_OK)
+		return EPOCH_ERR_MALFORMED;
+	g = calloc(1, sizeof(*g));
+	if (!g)
+		return EPOCH_ERR_NOMEM;
+	g->suite_id = suite;
+	g->s = mls_suite_get(suite);
+	g->rng = rng;
+	rc = g->s ? load_body(g, &r) : EPOCH_ERR_UNSUPPORTED;
+	if (rc != EPOCH_OK) {
+		mls_group_free(g);
+		/* Whatever broke, the bytes are not a group we saved. */
+		return rc == EPOCH_ERR_NOMEM ? rc : EPOCH_ERR_MALFORMED;
+	}
+	*out = g;
 	return EPOCH_OK;
 }
 
