@@ -211,6 +211,8 @@ static void leaf_fill(const struct mls_group *g, const uint8_t *identity,
 	leaf->capabilities.cipher_suites.v[0] = suite_id;
 	leaf->capabilities.credentials.n = 1;
 	leaf->capabilities.credentials.v[0] = MLS_CRED_BASIC;
+	leaf->capabilities.extensions.n = 1;
+	leaf->capabilities.extensions.v[0] = MLS_EXT_EPOCHD_TUNNEL;
 	leaf->source = source;
 }
 
@@ -432,10 +434,22 @@ static int leaf_policy_check(const struct mls_group *g,
 			     const struct mls_leaf_node *leaf,
 			     const struct mls_policy *pol)
 {
+	struct codec_reader r;
+	struct mls_extension x;
+
 	if (!u16_in(&leaf->capabilities.versions, MLS_PROTOCOL_VERSION_MLS10) ||
 	    !u16_in(&leaf->capabilities.cipher_suites, g->suite_id) ||
 	    !u16_in(&leaf->capabilities.credentials, leaf->credential.type))
 		return EPOCH_ERR_CAPABILITIES;
+	/* §7.2, §11.1: every member supports the GroupContext's
+	 * extensions (the default ones 1-5 need no mention). */
+	codec_reader_init(&r, g->gc_ext, g->gc_ext_len);
+	while (codec_remaining(&r)) {
+		GUARD(mls_extension_decode(&r, &x));
+		if (x.type > 5 && !u16_in(&leaf->capabilities.extensions,
+					  x.type))
+			return EPOCH_ERR_CAPABILITIES;
+	}
 	if (leaf->credential.type != MLS_CRED_BASIC)
 		return EPOCH_ERR_CREDENTIAL;
 	if (leaf->signature_key.len != ED25519_KEY_LEN)

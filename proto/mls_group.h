@@ -50,6 +50,12 @@ struct mls_policy {
 	void *ctx;
 };
 
+/* The GroupContext extension epochd keeps the negotiated tunnel
+ * parameters in (RFC 9420 private-use range). Our leaves list it in their
+ * capabilities; a GroupContext extension outside a member's capabilities
+ * is EPOCH_ERR_CAPABILITIES (§7.2). */
+#define MLS_EXT_EPOCHD_TUNNEL 0xF0E0
+
 /* ---- KeyPackages (§10) ----------------------------------------------------- */
 
 struct mls_kp_secret;

@@ -43,8 +43,10 @@ static const struct mls_policy policy = { .now = NOW };
 
 /* One GroupContext extension (private-use type) standing in for the
  * tunnel parameters epochd puts there. */
-static const uint8_t gc_ext[] = { 0xff, 0x01, 0x06, 't', 'u', 'n', 'n',
+static const uint8_t gc_ext[] = { 0xf0, 0xe0, 0x06, 't', 'u', 'n', 'n',
 				  'e', 'l' };
+/* The same with a type no member supports. */
+static const uint8_t gc_ext_unknown[] = { 0xff, 0x01, 0x00 };
 static const uint8_t group_id[] = "epochd test group";
 
 /* The exporter of both sides agrees. */
@@ -425,6 +427,18 @@ static void test_kp_validation(void)
 				 EPOCH_ERR_DUPLICATE_KEY);
 		}
 		mls_kp_secret_free(kc);
+	}
+	/* A group whose GroupContext has an extension B does not support. */
+	{
+		struct mls_group *gx = NULL;
+
+		if (CHECK_OK(mls_group_create(&gx, &a.cfg, group_id,
+					      sizeof(group_id), gc_ext_unknown,
+					      sizeof(gc_ext_unknown))))
+			CHECK_RC(mls_group_add(gx, p, len, &policy, NULL, &cw,
+					       &ww),
+				 EPOCH_ERR_CAPABILITIES);
+		mls_group_free(gx);
 	}
 	/* After all that the group is untouched and the real one works. */
 	CHECK(cw.len == 0 && ww.len == 0 && mls_group_epoch(ga) == 0);
