@@ -15,4 +15,5 @@ exec "$bin" \
 	"$dir/deserialization.json" \
 	"$dir/transcript-hashes.json" \
 	"$dir/tree-validation.json" \
-	"$dir/tree-operations.json"
+	"$dir/tree-operations.json" \
+	"$dir/treekem.json"
