@@ -136,7 +136,9 @@ int mls_external_keypair(const struct mls_suite *s,
 {
 	if (!s || !external_secret || !kp)
 		return EPOCH_ERR_INVALID_ARG;
-	return hpke_derive_keypair(s->hpke.kem_id, external_secret, s->nh, kp);
+	/* The suite's KEM.DeriveKeyPair as MLS uses it (for X-Wing the
+	 * unlabeled SHAKE256 seed, not hpke-pq's labeled derive). */
+	return mls_derive_keypair(s, external_secret, s->nh, kp);
 }
 
 int mls_exporter(const struct mls_suite *s, const uint8_t *exporter_secret,

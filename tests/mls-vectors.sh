@@ -13,4 +13,7 @@ exec "$bin" \
 	"$dir/secret-tree.json" \
 	"$dir/messages.json" \
 	"$dir/deserialization.json" \
-	"$dir/transcript-hashes.json"
+	"$dir/transcript-hashes.json" \
+	"$dir/tree-validation.json" \
+	"$dir/tree-operations.json" \
+	"$dir/treekem.json"

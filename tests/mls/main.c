@@ -114,6 +114,9 @@ static const struct {
 	{ "messages.json", run_messages },
 	{ "deserialization.json", run_deserialization },
 	{ "transcript-hashes.json", run_transcript_hashes },
+	{ "tree-validation.json", run_tree_validation },
+	{ "tree-operations.json", run_tree_operations },
+	{ "treekem.json", run_treekem },
 };
 
 static void run_file(const char *path)

@@ -30,5 +30,8 @@ void run_psk_secret(const struct json *doc, const char *file);
 void run_messages(const struct json *doc, const char *file);
 void run_deserialization(const struct json *doc, const char *file);
 void run_transcript_hashes(const struct json *doc, const char *file);
+void run_tree_validation(const struct json *doc, const char *file);
+void run_tree_operations(const struct json *doc, const char *file);
+void run_treekem(const struct json *doc, const char *file);
 
 #endif
