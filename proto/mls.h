@@ -272,15 +272,42 @@ struct mls_secret_tree;
 int mls_secret_tree_new(struct mls_secret_tree **t, const struct mls_suite *s,
 			const uint8_t *encryption_secret, uint32_t n_leaves);
 void mls_secret_tree_free(struct mls_secret_tree *t);
-/* The key and nonce of `generation` for leaf `leaf`. The ratchet moves
- * forward to generation + 1, wiping every secret it passes (skipped
- * generations are not kept in this slice), so a generation below the
- * ratchet's current one is EPOCH_ERR_STATE. A jump of more than
- * MLS_MAX_GENERATION_JUMP generations is EPOCH_ERR_INVALID_ARG. */
+/* The number of leaves the tree was made for (0 for NULL). */
+uint32_t mls_secret_tree_n_leaves(const struct mls_secret_tree *t);
+
+/* Each ratchet hands out every generation at most once (§9.2). Moving
+ * forward over skipped generations keeps the keys of the last
+ * MLS_RATCHET_WINDOW of them, so that a message that arrives late still
+ * decrypts; when the window is full the oldest key is dropped and wiped.
+ * A generation already handed out, or skipped and no longer in the window,
+ * is EPOCH_ERR_GENERATION; so is a jump of more than
+ * MLS_MAX_GENERATION_JUMP generations past the ratchet's next one. A leaf
+ * outside the tree is EPOCH_ERR_INVALID_ARG. */
 #define MLS_MAX_GENERATION_JUMP 1024u
+#define MLS_RATCHET_WINDOW 32u
+
+/* The key and nonce of `generation` for leaf `leaf` (a receiver), which is
+ * then consumed: from the window if the generation is behind the
+ * ratchet, else the ratchet moves forward to generation + 1, wiping every
+ * ratchet secret it passes. */
 int mls_secret_tree_key(struct mls_secret_tree *t, uint32_t leaf,
 			enum mls_ratchet_type type, uint32_t generation,
 			struct mls_ratchet_key *out);
+/* The same without consuming anything: what mls_secret_tree_key would
+ * return now (a receiver first authenticates a message with it, then
+ * consumes the generation with mls_secret_tree_consume). */
+int mls_secret_tree_peek(struct mls_secret_tree *t, uint32_t leaf,
+			 enum mls_ratchet_type type, uint32_t generation,
+			 struct mls_ratchet_key *out);
+/* Consumes `generation` as mls_secret_tree_key does, without deriving its
+ * key. */
+int mls_secret_tree_consume(struct mls_secret_tree *t, uint32_t leaf,
+			    enum mls_ratchet_type type, uint32_t generation);
+/* The sender's side: the key and nonce of the ratchet's next unused
+ * generation (out->generation), which is consumed. */
+int mls_secret_tree_next_key(struct mls_secret_tree *t, uint32_t leaf,
+			     enum mls_ratchet_type type,
+			     struct mls_ratchet_key *out);
 
 /* sender_data_key / sender_data_nonce (§6.3.2): ExpandWithLabel over the
  * first Nh bytes of the ciphertext (all of it if shorter). key receives

@@ -9,11 +9,23 @@
 /* Far more than a two-member group needs; keeps the arrays small. */
 #define MLS_SECRET_TREE_MAX_LEAVES (1u << 16)
 
+/* The key and nonce of a generation skipped over, kept for a late
+ * message. */
+struct skipped {
+	uint32_t generation;
+	uint8_t key[MLS_MAX_NK];
+	uint8_t nonce[MLS_MAX_NN];
+};
+
 struct ratchet {
 	uint8_t secret[MLS_MAX_NH]; /* ratchet_secret_[i]_[next] */
 	uint32_t next;              /* generation of secret */
 	int started;
 	int exhausted;              /* next would overflow uint32 */
+	/* MLS_RATCHET_WINDOW slots, allocated at the first skip; the first
+	 * n_win hold skipped generations in increasing order. */
+	struct skipped *win;
+	uint32_t n_win;
 };
 
 struct mls_secret_tree {
@@ -30,8 +42,16 @@ void mls_secret_tree_free(struct mls_secret_tree *t)
 		return;
 	if (t->node)
 		crypto_wipe(t->node, (size_t)t->width * sizeof(*t->node));
-	if (t->r)
+	if (t->r) {
+		for (size_t i = 0; i < (size_t)t->n_leaves * 2; i++) {
+			if (!t->r[i].win)
+				continue;
+			crypto_wipe(t->r[i].win,
+				    MLS_RATCHET_WINDOW * sizeof(struct skipped));
+			free(t->r[i].win);
+		}
 		crypto_wipe(t->r, (size_t)t->n_leaves * 2 * sizeof(*t->r));
+	}
 	free(t->node);
 	free(t->have);
 	free(t->r);
@@ -139,41 +159,184 @@ static int step(const struct mls_suite *s, struct ratchet *r)
 	return rc;
 }
 
+uint32_t mls_secret_tree_n_leaves(const struct mls_secret_tree *t)
+{
+	return t ? t->n_leaves : 0;
+}
+
+/* key and nonce of generation g from ratchet_secret_[i]_[g]. */
+static int derive_key_nonce(const struct mls_suite *s, const uint8_t *secret,
+			    uint32_t g, uint8_t *key, uint8_t *nonce)
+{
+	GUARD(mls_derive_tree_secret(s, secret, s->nh, "key", g, key, s->nk));
+	return mls_derive_tree_secret(s, secret, s->nh, "nonce", g, nonce,
+				      s->nn);
+}
+
+static void set_out(const struct mls_suite *s, struct mls_ratchet_key *out,
+		    uint32_t g, const uint8_t *key, const uint8_t *nonce)
+{
+	memset(out, 0, sizeof(*out));
+	out->generation = g;
+	out->key_len = s->nk;
+	out->nonce_len = s->nn;
+	memcpy(out->key, key, s->nk);
+	memcpy(out->nonce, nonce, s->nn);
+}
+
+/* Removes window entry i, wiping the slot that frees up. */
+static void win_remove(struct ratchet *r, uint32_t i)
+{
+	memmove(&r->win[i], &r->win[i + 1],
+		(size_t)(r->n_win - i - 1) * sizeof(r->win[0]));
+	r->n_win--;
+	crypto_wipe(&r->win[r->n_win], sizeof(r->win[0]));
+}
+
+/* Keeps the key of generation r->next (about to be skipped), dropping
+ * the oldest kept key if the window is full. */
+static int win_keep(const struct mls_suite *s, struct ratchet *r)
+{
+	struct skipped *e;
+	int rc;
+
+	if (r->n_win == MLS_RATCHET_WINDOW)
+		win_remove(r, 0);
+	e = &r->win[r->n_win];
+	e->generation = r->next;
+	rc = derive_key_nonce(s, r->secret, r->next, e->key, e->nonce);
+	if (rc != EPOCH_OK) {
+		crypto_wipe(e, sizeof(*e));
+		return rc;
+	}
+	r->n_win++;
+	return EPOCH_OK;
+}
+
+enum fetch_mode { FETCH_PEEK, FETCH_CONSUME };
+
+/* The ratchet of (leaf, type), started if need be. */
+static int ratchet_of(struct mls_secret_tree *t, uint32_t leaf,
+		      enum mls_ratchet_type type, struct ratchet **r)
+{
+	if (!t || leaf >= t->n_leaves ||
+	    (type != MLS_RATCHET_HANDSHAKE && type != MLS_RATCHET_APPLICATION))
+		return EPOCH_ERR_INVALID_ARG;
+	*r = &t->r[2 * leaf + (type == MLS_RATCHET_APPLICATION)];
+	if (!(*r)->started)
+		GUARD(start_leaf(t, leaf));
+	return EPOCH_OK;
+}
+
+/* Generation g of ratchet r: its key into out (if out is not NULL), and in
+ * FETCH_CONSUME mode the generation is used up. */
+static int fetch(const struct mls_suite *s, struct ratchet *r, uint32_t g,
+		 enum fetch_mode mode, struct mls_ratchet_key *out)
+{
+	uint8_t key[MLS_MAX_NK], nonce[MLS_MAX_NN];
+	struct ratchet tmp;
+	int rc = EPOCH_OK;
+
+	if (r->exhausted || g < r->next) {
+		/* Behind the ratchet: only a kept skipped key will do. */
+		for (uint32_t i = 0; i < r->n_win; i++) {
+			if (r->win[i].generation != g)
+				continue;
+			if (out)
+				set_out(s, out, g, r->win[i].key,
+					r->win[i].nonce);
+			if (mode == FETCH_CONSUME)
+				win_remove(r, i);
+			return EPOCH_OK;
+		}
+		return EPOCH_ERR_GENERATION;
+	}
+	if (g - r->next > MLS_MAX_GENERATION_JUMP)
+		return EPOCH_ERR_GENERATION;
+	if (mode == FETCH_PEEK) {
+		/* Ratchet a copy forward; r itself does not move. */
+		memset(&tmp, 0, sizeof(tmp));
+		memcpy(tmp.secret, r->secret, s->nh);
+		tmp.next = r->next;
+		while (rc == EPOCH_OK && tmp.next < g)
+			rc = step(s, &tmp);
+		if (rc == EPOCH_OK && out)
+			rc = derive_key_nonce(s, tmp.secret, g, key, nonce);
+		if (rc == EPOCH_OK && out)
+			set_out(s, out, g, key, nonce);
+		goto done;
+	}
+	if (g > r->next && !r->win) {
+		r->win = calloc(MLS_RATCHET_WINDOW, sizeof(*r->win));
+		if (!r->win)
+			return EPOCH_ERR_NOMEM;
+	}
+	while (r->next < g) {
+		/* Only the last MLS_RATCHET_WINDOW skipped keys would stay
+		 * in the window: derive just those. */
+		if (g - r->next <= MLS_RATCHET_WINDOW)
+			GUARD_GOTO(rc, win_keep(s, r), done);
+		GUARD_GOTO(rc, step(s, r), done);
+	}
+	if (out) {
+		GUARD_GOTO(rc, derive_key_nonce(s, r->secret, g, key, nonce),
+			   done);
+		set_out(s, out, g, key, nonce);
+	}
+	/* The key is handed out once: move past this generation. */
+	rc = step(s, r);
+	if (rc != EPOCH_OK && out)
+		crypto_wipe(out, sizeof(*out));
+done:
+	crypto_wipe(&tmp, sizeof(tmp));
+	crypto_wipe(key, sizeof(key));
+	crypto_wipe(nonce, sizeof(nonce));
+	return rc;
+}
+
 int mls_secret_tree_key(struct mls_secret_tree *t, uint32_t leaf,
 			enum mls_ratchet_type type, uint32_t generation,
 			struct mls_ratchet_key *out)
 {
-	const struct mls_suite *s;
 	struct ratchet *r;
-	int rc;
 
-	if (!t || !out || leaf >= t->n_leaves ||
-	    (type != MLS_RATCHET_HANDSHAKE && type != MLS_RATCHET_APPLICATION))
+	if (!out)
 		return EPOCH_ERR_INVALID_ARG;
-	s = t->s;
-	r = &t->r[2 * leaf + (type == MLS_RATCHET_APPLICATION)];
-	if (!r->started)
-		GUARD(start_leaf(t, leaf));
-	if (r->exhausted || generation < r->next)
-		return EPOCH_ERR_STATE;
-	if (generation - r->next > MLS_MAX_GENERATION_JUMP)
+	GUARD(ratchet_of(t, leaf, type, &r));
+	return fetch(t->s, r, generation, FETCH_CONSUME, out);
+}
+
+int mls_secret_tree_peek(struct mls_secret_tree *t, uint32_t leaf,
+			 enum mls_ratchet_type type, uint32_t generation,
+			 struct mls_ratchet_key *out)
+{
+	struct ratchet *r;
+
+	if (!out)
 		return EPOCH_ERR_INVALID_ARG;
-	while (r->next < generation)
-		GUARD(step(s, r));
-	memset(out, 0, sizeof(*out));
-	out->generation = generation;
-	out->key_len = s->nk;
-	out->nonce_len = s->nn;
-	GUARD_GOTO(rc, mls_derive_tree_secret(s, r->secret, s->nh, "key",
-					      generation, out->key, s->nk),
-		   fail);
-	GUARD_GOTO(rc, mls_derive_tree_secret(s, r->secret, s->nh, "nonce",
-					      generation, out->nonce, s->nn),
-		   fail);
-	/* The key is handed out once: move past this generation. */
-	GUARD_GOTO(rc, step(s, r), fail);
-	return EPOCH_OK;
-fail:
-	crypto_wipe(out, sizeof(*out));
-	return rc;
+	GUARD(ratchet_of(t, leaf, type, &r));
+	return fetch(t->s, r, generation, FETCH_PEEK, out);
+}
+
+int mls_secret_tree_consume(struct mls_secret_tree *t, uint32_t leaf,
+			    enum mls_ratchet_type type, uint32_t generation)
+{
+	struct ratchet *r;
+
+	GUARD(ratchet_of(t, leaf, type, &r));
+	return fetch(t->s, r, generation, FETCH_CONSUME, NULL);
+}
+
+int mls_secret_tree_next_key(struct mls_secret_tree *t, uint32_t leaf,
+			     enum mls_ratchet_type type,
+			     struct mls_ratchet_key *out)
+{
+	struct ratchet *r;
+
+	if (!out)
+		return EPOCH_ERR_INVALID_ARG;
+	GUARD(ratchet_of(t, leaf, type, &r));
+	if (r->exhausted)
+		return EPOCH_ERR_GENERATION;
+	return fetch(t->s, r, r->next, FETCH_CONSUME, out);
 }

@@ -16,4 +16,5 @@ exec "$bin" \
 	"$dir/transcript-hashes.json" \
 	"$dir/tree-validation.json" \
 	"$dir/tree-operations.json" \
-	"$dir/treekem.json"
+	"$dir/treekem.json" \
+	"$dir/message-protection.json"

@@ -117,6 +117,7 @@ static const struct {
 	{ "tree-validation.json", run_tree_validation },
 	{ "tree-operations.json", run_tree_operations },
 	{ "treekem.json", run_treekem },
+	{ "message-protection.json", run_message_protection },
 };
 
 static void run_file(const char *path)

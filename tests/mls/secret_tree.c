@@ -53,7 +53,7 @@ static void one_gen(struct mls_secret_tree *t, const struct mls_suite *s,
 			/* A consumed generation is gone. */
 			CHECK_RC(mls_secret_tree_key(t, leaf, kinds[k].type,
 						     (uint32_t)gen, &rk),
-				 EPOCH_ERR_STATE);
+				 EPOCH_ERR_GENERATION);
 			crypto_wipe(&rk, sizeof(rk));
 		}
 		test_bytes_free(&key);
