@@ -14,7 +14,7 @@ static int write_slice(struct codec_writer *w, const struct codec_slice *v)
 	return codec_write_vec(w, v->p, v->len);
 }
 
-/* ---- KeyPackage (§10) ------------------------------------------------------ */
+/* ---- KeyPackage (§10) -------------------------------------------------- */
 
 /* KeyPackageTBS: version, cipher_suite, init_key<V>, leaf_node,
  * extensions<V> (the KeyPackage without its signature). */
@@ -75,7 +75,7 @@ out:
 	return rc;
 }
 
-/* ---- GroupInfo (§12.4.3) ---------------------------------------------------- */
+/* ---- GroupInfo (§12.4.3) ----------------------------------------------- */
 
 /* GroupInfoTBS: group_context, extensions<V>, confirmation_tag<V>,
  * signer (the GroupInfo without its signature). */
@@ -130,7 +130,7 @@ out:
 	return rc;
 }
 
-/* ---- Welcome (§12.4.3.1) ---------------------------------------------------- */
+/* ---- Welcome (§12.4.3.1) ----------------------------------------------- */
 
 int mls_welcome_key_nonce(const struct mls_suite *s,
 			  const uint8_t *welcome_secret, uint8_t *key,

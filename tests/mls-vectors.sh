@@ -13,4 +13,5 @@ exec "$bin" \
 	"$dir/secret-tree.json" \
 	"$dir/messages.json" \
 	"$dir/deserialization.json" \
-	"$dir/transcript-hashes.json"
+	"$dir/transcript-hashes.json" \
+	"$dir/welcome.json"

@@ -114,6 +114,7 @@ static const struct {
 	{ "messages.json", run_messages },
 	{ "deserialization.json", run_deserialization },
 	{ "transcript-hashes.json", run_transcript_hashes },
+	{ "welcome.json", run_welcome },
 };
 
 static void run_file(const char *path)

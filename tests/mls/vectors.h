@@ -30,5 +30,6 @@ void run_psk_secret(const struct json *doc, const char *file);
 void run_messages(const struct json *doc, const char *file);
 void run_deserialization(const struct json *doc, const char *file);
 void run_transcript_hashes(const struct json *doc, const char *file);
+void run_welcome(const struct json *doc, const char *file);
 
 #endif
