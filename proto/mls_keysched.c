@@ -1,5 +1,5 @@
-/* GroupContext, key schedule (RFC 9420 §8), PSK secret (§8.4) and the
- * exporter (§8.5). */
+/* GroupContext, key schedule (RFC 9420 §8), welcome_secret (§8, for
+ * Welcome messages), PSK secret (§8.4) and the exporter (§8.5). */
 #include <string.h>
 
 #include "proto/codec.h"
@@ -33,6 +33,35 @@ void mls_epoch_secrets_wipe(struct mls_epoch_secrets *es)
 		crypto_wipe(es, sizeof(*es));
 }
 
+/* member_secret = Extract(salt = joiner_secret, ikm = psk_secret): the
+ * intermediate of §8 that welcome_secret and epoch_secret come from. */
+static int member_secret(const struct mls_suite *s,
+			 const uint8_t *joiner_secret,
+			 const uint8_t *psk_secret, uint8_t *out)
+{
+	return crypto_hkdf_extract(s->hash, joiner_secret, s->nh,
+				   psk_secret ? psk_secret : zeros, s->nh,
+				   out);
+}
+
+int mls_welcome_secret(const struct mls_suite *s,
+		       const uint8_t *joiner_secret,
+		       const uint8_t *psk_secret, uint8_t *out)
+{
+	uint8_t member[MLS_MAX_NH];
+	int rc;
+
+	if (!s || !joiner_secret || !out)
+		return EPOCH_ERR_INVALID_ARG;
+	GUARD_GOTO(rc, member_secret(s, joiner_secret, psk_secret, member),
+		   out);
+	/* welcome_secret = DeriveSecret(member_secret, "welcome") */
+	rc = mls_derive_secret(s, member, s->nh, "welcome", out);
+out:
+	crypto_wipe(member, sizeof(member));
+	return rc;
+}
+
 int mls_key_schedule_from_joiner(const struct mls_suite *s,
 				 const uint8_t *joiner_secret,
 				 const uint8_t *psk_secret,
@@ -50,11 +79,10 @@ int mls_key_schedule_from_joiner(const struct mls_suite *s,
 	if (out->joiner_secret != joiner_secret)
 		memmove(out->joiner_secret, joiner_secret, nh);
 	out->nh = nh;
-	/* member_secret = Extract(salt = joiner_secret, ikm = psk_secret) */
-	GUARD_GOTO(rc, crypto_hkdf_extract(s->hash, out->joiner_secret, nh,
-					   psk_secret ? psk_secret : zeros, nh,
-					   member),
+	GUARD_GOTO(rc, member_secret(s, out->joiner_secret, psk_secret,
+				     member),
 		   out);
+	/* welcome_secret = DeriveSecret(member_secret, "welcome") */
 	GUARD_GOTO(rc, mls_derive_secret(s, member, nh, "welcome",
 					 out->welcome_secret),
 		   out);

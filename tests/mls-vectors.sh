@@ -17,4 +17,5 @@ exec "$bin" \
 	"$dir/tree-validation.json" \
 	"$dir/tree-operations.json" \
 	"$dir/treekem.json" \
-	"$dir/message-protection.json"
+	"$dir/message-protection.json" \
+	"$dir/welcome.json"

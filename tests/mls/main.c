@@ -118,6 +118,7 @@ static const struct {
 	{ "tree-operations.json", run_tree_operations },
 	{ "treekem.json", run_treekem },
 	{ "message-protection.json", run_message_protection },
+	{ "welcome.json", run_welcome },
 };
 
 static void run_file(const char *path)

@@ -34,5 +34,6 @@ void run_tree_validation(const struct json *doc, const char *file);
 void run_tree_operations(const struct json *doc, const char *file);
 void run_treekem(const struct json *doc, const char *file);
 void run_message_protection(const struct json *doc, const char *file);
+void run_welcome(const struct json *doc, const char *file);
 
 #endif
