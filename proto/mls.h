@@ -167,6 +167,7 @@ struct mls_group_context {
 };
 
 struct codec_writer;
+struct codec_reader;
 /* Appends the GroupContext encoding (version mls10 first) to w. */
 int mls_group_context_encode(struct codec_writer *w,
 			     const struct mls_group_context *gc);
@@ -308,6 +309,15 @@ int mls_secret_tree_consume(struct mls_secret_tree *t, uint32_t leaf,
 int mls_secret_tree_next_key(struct mls_secret_tree *t, uint32_t leaf,
 			     enum mls_ratchet_type type,
 			     struct mls_ratchet_key *out);
+
+/* The tree's whole state (node secrets not yet used, every ratchet's
+ * position, secret and window) appended to w, and a tree rebuilt from it
+ * for a suite and leaf count (EPOCH_ERR_MALFORMED if the bytes do not
+ * fit). For saving a group across a restart: the bytes are secret. */
+int mls_secret_tree_save(const struct mls_secret_tree *t,
+			 struct codec_writer *w);
+int mls_secret_tree_load(struct mls_secret_tree **t, const struct mls_suite *s,
+			 uint32_t n_leaves, struct codec_reader *r);
 
 /* sender_data_key / sender_data_nonce (§6.3.2): ExpandWithLabel over the
  * first Nh bytes of the ciphertext (all of it if shorter). key receives

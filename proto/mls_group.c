@@ -1220,6 +1220,29 @@ fail:
 	return rc;
 }
 
+/* Whether an MLSMessage says it is a commit, from its clear parts (the
+ * PrivateMessage header, the PublicMessage's FramedContent). */
+static bool peek_is_commit(const uint8_t *msg, size_t len)
+{
+	struct codec_reader r;
+	struct codec_slice sl;
+	struct mls_sender snd;
+	uint16_t version, wf;
+	uint64_t epoch;
+	uint8_t ct;
+
+	codec_reader_init(&r, msg, len);
+	if (codec_read_u16(&r, &version) || codec_read_u16(&r, &wf) ||
+	    codec_read_vec(&r, &sl, MSG_MAX) || codec_read_u64(&r, &epoch))
+		return false;
+	if (wf == MLS_WIRE_PUBLIC_MESSAGE &&
+	    (mls_sender_decode(&r, &snd) || codec_read_vec(&r, &sl, MSG_MAX)))
+		return false;
+	if (wf != MLS_WIRE_PUBLIC_MESSAGE && wf != MLS_WIRE_PRIVATE_MESSAGE)
+		return false;
+	return codec_read_u8(&r, &ct) == EPOCH_OK && ct == MLS_CONTENT_COMMIT;
+}
+
 int mls_group_process(struct mls_group *g, const uint8_t *msg, size_t len,
 		      struct mls_received *out)
 {
@@ -1245,6 +1268,12 @@ int mls_group_process(struct mls_group *g, const uint8_t *msg, size_t len,
 		return EPOCH_ERR_NOMEM;
 	}
 	epoch = g->cur.epoch;
+	/* A peer commit while ours is staged is refused before it is
+	 * decrypted, so that its generation stays unused for the retry. */
+	if (g->staged && peek_is_commit(msg, len)) {
+		rc = EPOCH_ERR_STATE;
+		goto out;
+	}
 	rc = unprotect(g, pw, len);
 	if (rc != EPOCH_OK)
 		goto out;

@@ -340,3 +340,108 @@ int mls_secret_tree_next_key(struct mls_secret_tree *t, uint32_t leaf,
 		return EPOCH_ERR_GENERATION;
 	return fetch(t->s, r, r->next, FETCH_CONSUME, out);
 }
+
+/* ---- saving and loading ---------------------------------------------------- */
+
+int mls_secret_tree_save(const struct mls_secret_tree *t,
+			 struct codec_writer *w)
+{
+	size_t nh, nk, nn;
+
+	if (!t || !w)
+		return EPOCH_ERR_INVALID_ARG;
+	nh = t->s->nh;
+	nk = t->s->nk;
+	nn = t->s->nn;
+	codec_write_u32(w, t->n_leaves);
+	for (uint32_t x = 0; x < t->width; x++) {
+		codec_write_u8(w, t->have[x]);
+		if (t->have[x])
+			codec_write_bytes(w, t->node[x], nh);
+	}
+	for (size_t i = 0; i < (size_t)t->n_leaves * 2; i++) {
+		const struct ratchet *r = &t->r[i];
+
+		codec_write_u8(w, (uint8_t)((r->started ? 1 : 0) |
+					  (r->exhausted ? 2 : 0)));
+		codec_write_u32(w, r->next);
+		if (r->started)
+			codec_write_bytes(w, r->secret, nh);
+		codec_write_u32(w, r->n_win);
+		for (uint32_t k = 0; k < r->n_win; k++) {
+			codec_write_u32(w, r->win[k].generation);
+			codec_write_bytes(w, r->win[k].key, nk);
+			codec_write_bytes(w, r->win[k].nonce, nn);
+		}
+	}
+	return codec_writer_error(w);
+}
+
+static int load_ratchet(struct mls_secret_tree *t, struct ratchet *r,
+			struct codec_reader *rd)
+{
+	uint8_t flags;
+
+	GUARD(codec_read_u8(rd, &flags));
+	if (flags > 3)
+		return EPOCH_ERR_MALFORMED;
+	r->started = flags & 1;
+	r->exhausted = flags >> 1;
+	GUARD(codec_read_u32(rd, &r->next));
+	if (r->started)
+		GUARD(codec_read_bytes(rd, r->secret, t->s->nh));
+	GUARD(codec_read_u32(rd, &r->n_win));
+	if (r->n_win > MLS_RATCHET_WINDOW)
+		return EPOCH_ERR_MALFORMED;
+	if (!r->n_win)
+		return EPOCH_OK;
+	r->win = calloc(MLS_RATCHET_WINDOW, sizeof(*r->win));
+	if (!r->win)
+		return EPOCH_ERR_NOMEM;
+	for (uint32_t k = 0; k < r->n_win; k++) {
+		GUARD(codec_read_u32(rd, &r->win[k].generation));
+		GUARD(codec_read_bytes(rd, r->win[k].key, t->s->nk));
+		GUARD(codec_read_bytes(rd, r->win[k].nonce, t->s->nn));
+		if (r->win[k].generation >= r->next ||
+		    (k && r->win[k].generation <= r->win[k - 1].generation))
+			return EPOCH_ERR_MALFORMED;
+	}
+	return EPOCH_OK;
+}
+
+int mls_secret_tree_load(struct mls_secret_tree **out,
+			 const struct mls_suite *s, uint32_t n_leaves,
+			 struct codec_reader *rd)
+{
+	static const uint8_t zero[MLS_MAX_NH];
+	struct mls_secret_tree *t;
+	uint32_t n;
+	int rc;
+
+	if (!out || !rd)
+		return EPOCH_ERR_INVALID_ARG;
+	*out = NULL;
+	GUARD(codec_read_u32(rd, &n));
+	if (n != n_leaves)
+		return EPOCH_ERR_MALFORMED;
+	/* A fresh tree of the right shape, then its state overwritten. */
+	GUARD(mls_secret_tree_new(&t, s, zero, n_leaves));
+	for (uint32_t x = 0; x < t->width; x++) {
+		GUARD_GOTO(rc, codec_read_u8(rd, &t->have[x]), fail);
+		if (t->have[x] > 1) {
+			rc = EPOCH_ERR_MALFORMED;
+			goto fail;
+		}
+		crypto_wipe(t->node[x], sizeof(t->node[x]));
+		if (t->have[x])
+			GUARD_GOTO(rc, codec_read_bytes(rd, t->node[x], s->nh),
+				   fail);
+	}
+	for (size_t i = 0; i < (size_t)n_leaves * 2; i++)
+		GUARD_GOTO(rc, load_ratchet(t, &t->r[i], rd), fail);
+	*out = t;
+	return EPOCH_OK;
+fail:
+	mls_secret_tree_free(t);
+	return rc == EPOCH_ERR_NOMEM ? rc : EPOCH_ERR_MALFORMED;
+}

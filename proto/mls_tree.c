@@ -925,6 +925,15 @@ bool mls_tree_has_private(const struct mls_tree *t, uint32_t x)
 	return t && x < width(t) && t->nodes[x].priv;
 }
 
+int mls_tree_get_private(const struct mls_tree *t, uint32_t x,
+			 struct hpke_keypair *out)
+{
+	if (!out || !mls_tree_has_private(t, x))
+		return EPOCH_ERR_INVALID_ARG;
+	*out = *t->nodes[x].priv;
+	return EPOCH_OK;
+}
+
 int mls_tree_install_path_secret(struct mls_tree *t, uint32_t me, uint32_t x,
 				 const uint8_t *path_secret)
 {

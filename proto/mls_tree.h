@@ -137,6 +137,10 @@ int mls_tree_remove_leaf(struct mls_tree *t, uint32_t i);
 int mls_tree_set_private(struct mls_tree *t, uint32_t x,
 			 const struct hpke_keypair *kp);
 bool mls_tree_has_private(const struct mls_tree *t, uint32_t x);
+/* A copy of node x's key pair (for saving a group); the caller wipes it.
+ * EPOCH_ERR_INVALID_ARG if the tree holds none for x. */
+int mls_tree_get_private(const struct mls_tree *t, uint32_t x,
+			 struct hpke_keypair *out);
 
 /* A joiner's GroupSecrets.path_secret (§12.4.3.1): path_secret is the
  * secret of node x (the lowest common ancestor of the joiner and the

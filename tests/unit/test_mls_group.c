@@ -261,7 +261,7 @@ out:
 
 enum kp_mut {
 	KPM_SIGNATURE, KPM_SUITE, KPM_VERSION, KPM_SOURCE, KPM_DUP_INIT,
-	KPM_CAPS_SUITE, KPM_CAPS_CRED, KPM_X509, KPM_INIT_LEN, KPM_WIRE,
+	KPM_CAPS_SUITE, KPM_CAPS_CRED, KPM_X509, KPM_INIT_LEN,
 	KPM_TRUNCATED, KPM_LEAF_SIGNATURE,
 };
 
@@ -315,7 +315,7 @@ static int mutated_kp(const struct member *b, const struct mls_kp_secret *kp,
 		break;
 	}
 	if (mut != KPM_SIGNATURE && mut != KPM_LEAF_SIGNATURE &&
-	    mut != KPM_WIRE && mut != KPM_TRUNCATED && mut != KPM_VERSION) {
+	    mut != KPM_TRUNCATED && mut != KPM_VERSION) {
 		if (!CHECK_OK(mls_leaf_node_sign(s, &k->leaf_node, b->sk, 32,
 						 NULL, 0, 0, lsig,
 						 sizeof(lsig))) ||
@@ -331,8 +331,7 @@ static int mutated_kp(const struct member *b, const struct mls_kp_secret *kp,
 			goto out;
 	}
 	codec_write_u16(out, mut == KPM_VERSION ? 2 : 1);
-	codec_write_u16(out, mut == KPM_WIRE ? MLS_WIRE_GROUP_INFO :
-					       MLS_WIRE_KEY_PACKAGE);
+	codec_write_u16(out, MLS_WIRE_KEY_PACKAGE);
 	mls_key_package_encode(out, k);
 	if (mut == KPM_SIGNATURE)
 		out->buf[out->len - 1] ^= 1;
@@ -371,7 +370,6 @@ static void test_kp_validation(void)
 		{ KPM_CAPS_CRED, EPOCH_ERR_CAPABILITIES, "basic not in caps" },
 		{ KPM_X509, EPOCH_ERR_CREDENTIAL, "x509 credential" },
 		{ KPM_INIT_LEN, EPOCH_ERR_INVALID_KEY, "init key length" },
-		{ KPM_WIRE, EPOCH_ERR_MALFORMED, "not a KeyPackage" },
 		{ KPM_TRUNCATED, EPOCH_ERR_TRUNCATED, "truncated" },
 	};
 	struct member a, b, c;
@@ -442,7 +440,13 @@ static void test_kp_validation(void)
 	}
 	/* After all that the group is untouched and the real one works. */
 	CHECK(cw.len == 0 && ww.len == 0 && mls_group_epoch(ga) == 0);
-	CHECK_OK(mls_group_add(ga, p, len, &policy, NULL, &cw, &ww));
+	if (CHECK_OK(mls_group_add(ga, p, len, &policy, NULL, &cw, &ww))) {
+		/* A Welcome where a KeyPackage belongs. */
+		CHECK_OK(mls_group_discard(ga));
+		CHECK_RC(mls_group_add(ga, ww.buf, ww.len, &policy, NULL, &cw,
+				       &ww),
+			 EPOCH_ERR_MALFORMED);
+	}
 out:
 	codec_writer_free(&cw);
 	codec_writer_free(&ww);
@@ -544,12 +548,12 @@ static void test_commit_validation(void)
 		const char *name;
 	} cases[] = {
 		{ MLS_FORGE_SIGNATURE, false, EPOCH_ERR_SIGNATURE, "signature" },
-		{ MLS_FORGE_SIGNATURE, true, EPOCH_ERR_MEMBERSHIP,
-		  "signature (public: the tag covers it)" },
+		{ MLS_FORGE_SIGNATURE, true, EPOCH_ERR_SIGNATURE,
+		  "signature (public, valid membership tag)" },
 		{ MLS_FORGE_CONFIRMATION, false, EPOCH_ERR_CONFIRMATION,
 		  "confirmation tag" },
-		{ MLS_FORGE_CONFIRMATION, true, EPOCH_ERR_MEMBERSHIP,
-		  "confirmation tag (public)" },
+		{ MLS_FORGE_CONFIRMATION, true, EPOCH_ERR_CONFIRMATION,
+		  "confirmation tag (public, valid membership tag)" },
 		{ MLS_FORGE_MEMBERSHIP, true, EPOCH_ERR_MEMBERSHIP,
 		  "membership tag" },
 		{ MLS_FORGE_EPOCH, false, EPOCH_ERR_EPOCH, "epoch (private)" },
