@@ -122,6 +122,11 @@ int crypto_ed25519_keygen(const struct crypto_rng *rng, uint8_t sk[32],
 int crypto_ed25519_public(const uint8_t sk[32], uint8_t pk[32]);
 int crypto_ed25519_sign(const uint8_t sk[32], const uint8_t *msg, size_t len,
 			uint8_t sig[64]);
+/* The same with the public key given (it must be sk's): half the work,
+ * as OpenSSL then does not derive it. A wrong pk gives a signature that
+ * does not verify. */
+int crypto_ed25519_sign_pk(const uint8_t sk[32], const uint8_t pk[32],
+			   const uint8_t *msg, size_t len, uint8_t sig[64]);
 /* EPOCH_OK or EPOCH_ERR_SIGNATURE. */
 int crypto_ed25519_verify(const uint8_t pk[32], const uint8_t *msg,
 			  size_t len, const uint8_t sig[64]);

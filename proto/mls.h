@@ -97,7 +97,8 @@ int mls_make_proposal_ref(const struct mls_suite *s, const uint8_t *prop,
 
 /* SignWithLabel / VerifyWithLabel (§5.1.2) over SignContent { opaque
  * label<V> = "MLS 1.0 " + Label; opaque content<V>; }. Ed25519 keys: the
- * 32-byte seed and the 32-byte public key. sig receives
+ * 32-byte seed (or 64 bytes: seed || public key, which halves the cost of
+ * signing) and the 32-byte public key. sig receives
  * MLS_ED25519_SIG_LEN bytes. Verify returns EPOCH_ERR_SIGNATURE on a bad
  * signature. */
 int mls_sign_with_label(const struct mls_suite *s, const uint8_t *sk,

@@ -38,7 +38,9 @@ struct mls_group {
 	size_t group_id_len;
 	uint8_t *identity;
 	size_t identity_len;
-	uint8_t sig_sk[ED25519_KEY_LEN];
+	/* Ed25519 seed || public key: the signing form that spares OpenSSL
+	 * deriving the public key each time (mls_sign_with_label). */
+	uint8_t sig_sk[2 * ED25519_KEY_LEN];
 	uint8_t sig_pk[ED25519_KEY_LEN];
 	uint8_t *gc_ext; /* GroupContext extensions, content only */
 	size_t gc_ext_len;
@@ -276,6 +278,7 @@ int mls_kp_create(struct mls_kp_secret **out,
 	struct mls_kp_secret *kp = NULL;
 	struct mls_key_package *pkg = NULL;
 	uint8_t leaf_sig[MLS_ED25519_SIG_LEN], kp_sig[MLS_ED25519_SIG_LEN];
+	uint8_t skpk[2 * ED25519_KEY_LEN];
 	struct codec_writer w;
 	int rc;
 
@@ -304,11 +307,13 @@ int mls_kp_create(struct mls_kp_secret **out,
 	pkg->leaf_node.encryption_key.len = kp->leaf.pk_len;
 	pkg->leaf_node.not_before = cfg->not_before;
 	pkg->leaf_node.not_after = cfg->not_after;
-	GUARD_GOTO(rc, mls_leaf_node_sign(s, &pkg->leaf_node, cfg->sig_sk,
-					  ED25519_KEY_LEN, NULL, 0, 0,
+	memcpy(skpk, cfg->sig_sk, ED25519_KEY_LEN);
+	memcpy(skpk + ED25519_KEY_LEN, cfg->sig_pk, ED25519_KEY_LEN);
+	GUARD_GOTO(rc, mls_leaf_node_sign(s, &pkg->leaf_node, skpk,
+					  sizeof(skpk), NULL, 0, 0,
 					  leaf_sig, sizeof(leaf_sig)), out);
-	GUARD_GOTO(rc, mls_key_package_sign(s, pkg, cfg->sig_sk,
-					    ED25519_KEY_LEN, kp_sig), out);
+	GUARD_GOTO(rc, mls_key_package_sign(s, pkg, skpk, sizeof(skpk),
+					    kp_sig), out);
 	codec_writer_init_dynamic(&w, MSG_MAX);
 	write_header(&w, MLS_WIRE_KEY_PACKAGE);
 	mls_key_package_encode(&w, pkg);
@@ -322,6 +327,7 @@ int mls_kp_create(struct mls_kp_secret **out,
 	*out = kp;
 	kp = NULL;
 out:
+	crypto_wipe(skpk, sizeof(skpk));
 	free(pkg);
 	mls_kp_secret_free(kp);
 	return rc;
@@ -346,6 +352,7 @@ static int group_alloc(struct mls_group **out,
 	g->identity = dup_bytes(cfg->identity, cfg->identity_len);
 	g->identity_len = cfg->identity_len;
 	memcpy(g->sig_sk, cfg->sig_sk, ED25519_KEY_LEN);
+	memcpy(g->sig_sk + ED25519_KEY_LEN, cfg->sig_pk, ED25519_KEY_LEN);
 	memcpy(g->sig_pk, cfg->sig_pk, ED25519_KEY_LEN);
 	*out = g;
 	if (!g->group_id || !g->identity)
@@ -390,7 +397,7 @@ int mls_group_create(struct mls_group **out,
 	leaf->encryption_key.len = enc.pk_len;
 	leaf->not_before = cfg->not_before;
 	leaf->not_after = cfg->not_after;
-	GUARD_GOTO(rc, mls_leaf_node_sign(s, leaf, g->sig_sk, ED25519_KEY_LEN,
+	GUARD_GOTO(rc, mls_leaf_node_sign(s, leaf, g->sig_sk, sizeof(g->sig_sk),
 					  NULL, 0, 0, sig, sizeof(sig)), out);
 	GUARD_GOTO(rc, encode_alloc_leaf(leaf, &leaf_enc, &leaf_len), out);
 	GUARD_GOTO(rc, mls_tree_new(&g->cur.tree, s), out);
@@ -571,7 +578,7 @@ static int write_welcome(struct mls_group *g, struct commit_work *cw,
 	}
 	cw->gi.signer = (forge & MLS_FORGE_GI_SIGNER) ? 7 : g->me;
 	GUARD_GOTO(rc, mls_group_info_sign(s, &cw->gi, g->sig_sk,
-					   ED25519_KEY_LEN, gi_sig), out);
+					   sizeof(g->sig_sk), gi_sig), out);
 	gi_sig[0] ^= !!(forge & MLS_FORGE_GI_SIGNATURE);
 	mls_group_info_encode(&giw, &cw->gi);
 	GUARD_GOTO(rc, codec_writer_error(&giw), out);
@@ -666,7 +673,7 @@ static int commit_create(struct mls_group *g, const struct mls_commit_opts *o,
 	} else {
 		GUARD_GOTO(rc, mls_treekem_encap(n->tree, g->me, g->rng, NULL,
 						 &cw->tmpl, g->sig_sk,
-						 ED25519_KEY_LEN, &gcp,
+						 sizeof(g->sig_sk), &gcp,
 						 kp ? &added : NULL, kp ? 1 : 0,
 						 &pw, &cw->tko), fail);
 		GUARD_GOTO(rc, codec_writer_error(&pw), fail);
@@ -706,7 +713,7 @@ static int commit_create(struct mls_group *g, const struct mls_commit_opts *o,
 						 MLS_WIRE_PRIVATE_MESSAGE;
 	GUARD_GOTO(rc, mls_framed_content_sign(s, cw->ac.wire_format, fc,
 					       cur->gc, cur->gc_len, g->sig_sk,
-					       ED25519_KEY_LEN, sig), fail);
+					       sizeof(g->sig_sk), sig), fail);
 	sig[0] ^= !!(forge & MLS_FORGE_SIGNATURE);
 	cw->ac.signature.p = sig;
 	cw->ac.signature.len = sizeof(sig);
@@ -1338,7 +1345,7 @@ int mls_group_encrypt(struct mls_group *g, const uint8_t *ad, size_t ad_len,
 	GUARD_GOTO(rc, mls_framed_content_sign(g->s, ac->wire_format,
 					       &ac->content, g->cur.gc,
 					       g->cur.gc_len, g->sig_sk,
-					       ED25519_KEY_LEN, sig), out);
+					       sizeof(g->sig_sk), sig), out);
 	ac->signature.p = sig;
 	ac->signature.len = sizeof(sig);
 	write_header(out, MLS_WIRE_PRIVATE_MESSAGE);
@@ -1455,7 +1462,7 @@ int mls_group_save(const struct mls_group *g, struct codec_writer *w)
 	codec_write_u16(w, g->suite_id);
 	codec_write_vec(w, g->group_id, g->group_id_len);
 	codec_write_vec(w, g->identity, g->identity_len);
-	codec_write_bytes(w, g->sig_sk, ED25519_KEY_LEN);
+	codec_write_bytes(w, g->sig_sk, sizeof(g->sig_sk));
 	codec_write_bytes(w, g->sig_pk, ED25519_KEY_LEN);
 	codec_write_vec(w, g->gc_ext, g->gc_ext_len);
 	codec_write_u32(w, g->me);
@@ -1505,7 +1512,7 @@ static int load_body(struct mls_group *g, struct codec_reader *r)
 
 	GUARD(read_dup(r, &g->group_id, &g->group_id_len));
 	GUARD(read_dup(r, &g->identity, &g->identity_len));
-	GUARD(codec_read_bytes(r, g->sig_sk, ED25519_KEY_LEN));
+	GUARD(codec_read_bytes(r, g->sig_sk, sizeof(g->sig_sk)));
 	GUARD(codec_read_bytes(r, g->sig_pk, ED25519_KEY_LEN));
 	GUARD(read_dup(r, &g->gc_ext, &g->gc_ext_len));
 	GUARD(codec_read_u32(r, &g->me));

@@ -186,12 +186,17 @@ int mls_sign_with_label(const struct mls_suite *s, const uint8_t *sk,
 		return EPOCH_ERR_INVALID_ARG;
 	if (s->sig_scheme != MLS_SIG_ED25519)
 		return EPOCH_ERR_UNSUPPORTED;
-	if (sk_len != 32)
+	if (sk_len != 32 && sk_len != 64)
 		return EPOCH_ERR_INVALID_KEY;
 	if (sig_cap < MLS_ED25519_SIG_LEN)
 		return EPOCH_ERR_NO_SPACE;
 	GUARD_GOTO(rc, labeled_pair(&w, label, content, content_len), out);
-	GUARD_GOTO(rc, crypto_ed25519_sign(sk, w.buf, w.len, sig), out);
+	if (sk_len == 64)
+		rc = crypto_ed25519_sign_pk(sk, sk + 32, w.buf, w.len, sig);
+	else
+		rc = crypto_ed25519_sign(sk, w.buf, w.len, sig);
+	if (rc != EPOCH_OK)
+		goto out;
 	*sig_len = MLS_ED25519_SIG_LEN;
 out:
 	codec_writer_free(&w);
