@@ -46,8 +46,8 @@ void mls_secret_tree_free(struct mls_secret_tree *t)
 		for (size_t i = 0; i < (size_t)t->n_leaves * 2; i++) {
 			if (!t->r[i].win)
 				continue;
-			crypto_wipe(t->r[i].win,
-				    MLS_RATCHET_WINDOW * sizeof(struct skipped));
+			crypto_wipe(t->r[i].win, MLS_RATCHET_WINDOW *
+							 sizeof(struct skipped));
 			free(t->r[i].win);
 		}
 		crypto_wipe(t->r, (size_t)t->n_leaves * 2 * sizeof(*t->r));

@@ -440,7 +440,8 @@ static void test_private_window(void)
 		snprintf(text, sizeof(text), "message %d", i);
 		content(&f, ac, MLS_WIRE_PRIVATE_MESSAGE,
 			MLS_CONTENT_APPLICATION, text);
-		if (!sign(&f, ac, sig, ctag) || !encrypt(&f, ac, 0, &w[i], &pm[i]))
+		if (!sign(&f, ac, sig, ctag) ||
+		    !encrypt(&f, ac, 0, &w[i], &pm[i]))
 			goto out;
 	}
 	/* The newest first: every older one is skipped, the last
