@@ -1539,13 +1539,14 @@ static int load_body(struct mls_group *g, struct codec_reader *r)
 		hpke_keypair_wipe(&kp);
 		GUARD(rc);
 	}
+	/* Transcript hashes: Nh bytes, or empty in epoch 0 (§8.2). */
 	GUARD(codec_read_vec(r, &sl, MLS_MAX_NH));
-	if (sl.len != g->s->nh)
+	if (sl.len != (e->epoch ? g->s->nh : 0))
 		return EPOCH_ERR_MALFORMED;
 	memcpy(e->cth, sl.p, sl.len);
 	e->cth_len = sl.len;
 	GUARD(codec_read_vec(r, &sl, MLS_MAX_NH));
-	if (sl.len != g->s->nh)
+	if (sl.len != (e->epoch ? g->s->nh : 0))
 		return EPOCH_ERR_MALFORMED;
 	memcpy(e->ith, sl.p, sl.len);
 	e->ith_len = sl.len;
