@@ -395,6 +395,18 @@ static void u64_be(uint64_t v, uint8_t out[8])
 		out[i] = (uint8_t)v;
 }
 
+/* The peer's `last_ad` (authenticated_data of the last message it
+ * accepted) equals ad. */
+static int peer_last_ad_is(struct pair *x, const uint8_t *ad, size_t ad_len)
+{
+	struct test_bytes got = { 0 };
+	int ok = REPLY_BYTES(&x->p, peer_cmd(&x->p, "last_ad"), &got) &&
+		 CHECK_EQ_U64(got.len, ad_len) && CHECK_MEM(got.p, ad, ad_len);
+
+	test_bytes_free(&got);
+	return ok;
+}
+
 /* Our exporter of the current (or staged) epoch for `epoch`'s context. */
 static int c_export(struct pair *x, bool staged, uint64_t epoch,
 		    uint8_t out[32])
@@ -414,9 +426,9 @@ static int check_epoch(struct pair *x, uint64_t epoch, bool fresh)
 	struct test_bytes pexp = { 0 }, pauth = { 0 }, got = { 0 };
 	struct codec_writer w;
 	struct mls_received rcv;
-	uint8_t cexp[32], auth[MLS_MAX_NH], ctx[8], pt[64];
-	char ep[24], *lab = NULL, *ctxh = NULL;
-	size_t auth_len = 0, pt_len;
+	uint8_t cexp[32], auth[MLS_MAX_NH], ctx[8], pt[64], ad[8];
+	char ep[24], *lab = NULL, *ctxh = NULL, *pth = NULL, *adh = NULL;
+	size_t auth_len = 0, pt_len, ad_len;
 	int ok = 1;
 	const char *r;
 
@@ -453,15 +465,21 @@ static int check_epoch(struct pair *x, uint64_t epoch, bool fresh)
 	else
 		ok = 0;
 
+	/* Application messages carry authenticated_data in odd epochs
+	 * (empty in even ones). */
+	ad_len = epoch % 2 ? sizeof(ad) : 0;
+
 	/* C -> peer: a PrivateMessage the peer decrypts to our bytes. */
 	pt_len = snprintf((char *)pt, sizeof(pt), "c->ts-mls %s epoch %s",
 			  x->scen, ep);
 	if (pt_len > sizeof(pt) - 1)
 		pt_len = sizeof(pt) - 1;
-	if (CHECK_OK(mls_group_encrypt(x->g, NULL, 0, pt, pt_len, &w)) &&
+	u64_be(0x632d617070000000ull | epoch, ad);   /* "c-app" */
+	if (CHECK_OK(mls_group_encrypt(x->g, ad, ad_len, pt, pt_len, &w)) &&
 	    REPLY_BYTES(&x->p, peer_cmd_hex(&x->p, "decrypt", w.buf, w.len),
 			&got) && CHECK_EQ_U64(got.len, pt_len))
-		ok &= CHECK_MEM(got.p, pt, pt_len);
+		ok &= CHECK_MEM(got.p, pt, pt_len) &
+		      peer_last_ad_is(x, ad, ad_len);
 	else
 		ok = 0;
 	test_bytes_free(&got);
@@ -471,13 +489,20 @@ static int check_epoch(struct pair *x, uint64_t epoch, bool fresh)
 			  x->scen, ep);
 	if (pt_len > sizeof(pt) - 1)
 		pt_len = sizeof(pt) - 1;
-	r = peer_cmd_hex(&x->p, "encrypt", pt, pt_len);
+	u64_be(0x74732d6170700000ull | epoch, ad);   /* "ts-app" */
+	pth = peer_hex(pt, pt_len);
+	adh = peer_hex(ad, ad_len);
+	r = CHECK(pth != NULL && adh != NULL) ?
+	    peer_cmd(&x->p, "encrypt %s %s", pth, adh) : NULL;
 	if (REPLY_BYTES(&x->p, r, &got) &&
 	    CHECK_OK(mls_group_process(x->g, got.p, got.len, &rcv))) {
 		ok &= CHECK_EQ_U64(rcv.content_type, MLS_CONTENT_APPLICATION);
 		ok &= CHECK_EQ_U64(rcv.sender, x->peer_index);
 		ok &= CHECK_EQ_U64(rcv.epoch, epoch);
-		ok &= CHECK_EQ_U64(rcv.ad_len, 0);
+		if (CHECK_EQ_U64(rcv.ad_len, ad_len))
+			ok &= CHECK_MEM(rcv.authenticated_data, ad, ad_len);
+		else
+			ok = 0;
 		if (CHECK_EQ_U64(rcv.app_len, pt_len))
 			ok &= CHECK_MEM(rcv.application_data, pt, pt_len);
 		else
@@ -492,6 +517,8 @@ out:
 	test_bytes_free(&pauth);
 	free(lab);
 	free(ctxh);
+	free(pth);
+	free(adh);
 	codec_writer_free(&w);
 	return ok;
 }
@@ -505,7 +532,7 @@ static int c_commit(struct pair *x, bool public_message)
 	uint8_t ad[8], staged_exp[32], now_exp[32];
 	struct mls_commit_opts o = { 0 };
 	char want[40];
-	int ok = 1;
+	int ok = 1, have_staged;
 
 	/* epochd puts the committer's inbound SPI in the AD. */
 	u64_be(0x5350490000000000ull | e, ad);
@@ -520,7 +547,9 @@ static int c_commit(struct pair *x, bool public_message)
 	}
 	ok &= CHECK(mls_group_has_staged(x->g));
 	ok &= CHECK_EQ_U64(mls_group_epoch(x->g), e);
-	ok &= CHECK_OK(c_export(x, true, e + 1, staged_exp));
+	/* The staged epoch's exporter, to compare once we have moved. */
+	have_staged = CHECK_OK(c_export(x, true, e + 1, staged_exp));
+	ok &= have_staged;
 	/* What we sent, read back with our decoder. */
 	if (CHECK_OK(mls_message_decode_all(w.buf, w.len, m))) {
 		if (public_message) {
@@ -565,11 +594,13 @@ static int c_commit(struct pair *x, bool public_message)
 		ok = 0;
 		goto out;
 	}
+	/* ts-mls authenticated the same authenticated_data. */
+	ok &= peer_last_ad_is(x, ad, sizeof(ad));
 	/* The peer took it: now we move. */
 	ok &= CHECK_OK(mls_group_apply(x->g));
 	ok &= CHECK(!mls_group_has_staged(x->g));
 	ok &= CHECK_EQ_U64(mls_group_epoch(x->g), e + 1);
-	if (CHECK_OK(c_export(x, false, e + 1, now_exp)))
+	if (CHECK_OK(c_export(x, false, e + 1, now_exp)) && have_staged)
 		ok &= CHECK_MEM(now_exp, staged_exp, 32);
 	else
 		ok = 0;
@@ -581,19 +612,28 @@ out:
 	return ok;
 }
 
-/* A path commit of the peer's (PrivateMessage, or PublicMessage). */
-static int peer_commit(struct pair *x, bool public_message)
+/* A path commit of the peer's (PrivateMessage, or PublicMessage), with
+ * authenticated_data (with_ad) or without. */
+static int peer_commit(struct pair *x, bool public_message, bool with_ad)
 {
 	struct test_bytes c = { 0 };
 	struct mls_message *m = calloc(1, sizeof(*m));
 	struct mls_received rcv;
 	uint64_t e = mls_group_epoch(x->g);
-	char want[40];
+	uint8_t ad[8];
+	size_t ad_len = with_ad ? sizeof(ad) : 0;
+	char want[40], adh[2 * sizeof(ad) + 2];
 	int ok = 1;
 
+	u64_be(0x74732d7370690000ull | e, ad);   /* "ts-spi" */
+	if (ad_len)
+		snprintf(adh, sizeof(adh), "%s", test_tohex(ad, sizeof(ad)));
+	else
+		snprintf(adh, sizeof(adh), "-");
 	if (!CHECK(m != NULL) ||
-	    !REPLY_BYTES(&x->p, peer_cmd(&x->p, public_message ?
-					 "commit_public" : "commit"), &c)) {
+	    !REPLY_BYTES(&x->p, peer_cmd(&x->p, "%s %s", public_message ?
+					 "commit_public" : "commit", adh),
+			 &c)) {
 		ok = 0;
 		goto out;
 	}
@@ -628,7 +668,10 @@ static int peer_commit(struct pair *x, bool public_message)
 	ok &= CHECK_EQ_U64(rcv.content_type, MLS_CONTENT_COMMIT);
 	ok &= CHECK_EQ_U64(rcv.sender, x->peer_index);
 	ok &= CHECK_EQ_U64(rcv.epoch, e);
-	ok &= CHECK_EQ_U64(rcv.ad_len, 0);
+	if (CHECK_EQ_U64(rcv.ad_len, ad_len))
+		ok &= CHECK_MEM(rcv.authenticated_data, ad, ad_len);
+	else
+		ok = 0;
 	ok &= CHECK_EQ_U64(mls_group_epoch(x->g), e + 1);
 	ok &= CHECK(!mls_group_has_staged(x->g));
 	snprintf(want, sizeof(want), "ok epoch %" PRIu64, e + 1);
@@ -730,7 +773,7 @@ static int run_epochs(struct pair *x, bool c_first)
 		if (c_turn)
 			ok = c_commit(x, pub);
 		else
-			ok = peer_commit(x, pub);
+			ok = peer_commit(x, pub, n_peer != 0);
 		if (c_turn)
 			n_c++;
 		else
