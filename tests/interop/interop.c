@@ -1007,37 +1007,89 @@ end:
 	free(x);
 }
 
-/* A KeyPackage whose identity the policy refuses is EPOCH_ERR_CREDENTIAL,
- * and the group is unchanged. */
-static void scenario_refused_credential(const struct suite_case *sc)
+/* mls_group_add of a refused ts-mls KeyPackage fails with the specific
+ * error and leaves the group as it was (epoch 0, nothing staged, nothing
+ * written). */
+static void add_refused(struct pair *x, const struct test_bytes *kp,
+			int want)
 {
-	struct test_bytes kp = { 0 };
 	struct codec_writer cw, ww;
-	struct pair *x = calloc(1, sizeof(*x));
 	struct mls_commit_opts o = { 0 };
 
 	codec_writer_init_dynamic(&cw, 1 << 20);
 	codec_writer_init_dynamic(&ww, 1 << 20);
-	test_begin("%s: a KeyPackage with an unpinned key is refused",
-		   sc->name);
-	if (!CHECK(x != NULL) || !pair_start(x, sc, "refused"))
+	CHECK_RC(mls_group_add(x->g, kp->p, kp->len, &x->pol, &o, &cw, &ww),
+		 want);
+	CHECK(!mls_group_has_staged(x->g));
+	CHECK_EQ_U64(mls_group_epoch(x->g), 0);
+	CHECK_EQ_U64(cw.len, 0);
+	CHECK_EQ_U64(ww.len, 0);
+	codec_writer_free(&cw);
+	codec_writer_free(&ww);
+}
+
+/* ts-mls KeyPackages our group must refuse: a key the policy does not
+ * pin (EPOCH_ERR_CREDENTIAL), a broken signature (EPOCH_ERR_SIGNATURE),
+ * another cipher suite (EPOCH_ERR_SUITE). */
+static void scenario_refused_keypackages(const struct suite_case *sc)
+{
+	const struct suite_case *other = sc == &suites[0] ? &suites[1] :
+					 &suites[0];
+	struct test_bytes kp = { 0 };
+	struct pair *x = calloc(1, sizeof(*x));
+	uint8_t pinned[32];
+
+	test_begin("%s: refused KeyPackages", sc->name);
+	if (!CHECK(x != NULL) || !pair_start(x, sc, "refused") ||
+	    !REPLY_BYTES(&x->p, peer_cmd(&x->p, "keypackage"), &kp) ||
+	    !CHECK_OK(mls_group_create(&x->g, &x->c.cfg,
+				       (const uint8_t *)"g", 1, NULL, 0)))
 		goto end;
-	x->pin.sig_pk[0] ^= 0x01;   /* pin some other key */
-	if (REPLY_BYTES(&x->p, peer_cmd(&x->p, "keypackage"), &kp) &&
-	    CHECK_OK(mls_group_create(&x->g, &x->c.cfg,
-				      (const uint8_t *)"g", 1, NULL, 0))) {
-		CHECK_RC(mls_group_add(x->g, kp.p, kp.len, &x->pol, &o, &cw,
-				       &ww), EPOCH_ERR_CREDENTIAL);
-		CHECK(!mls_group_has_staged(x->g));
-		CHECK_EQ_U64(mls_group_epoch(x->g), 0);
+	/* Pin some other key. */
+	memcpy(pinned, x->pin.sig_pk, 32);
+	x->pin.sig_pk[0] ^= 0x01;
+	add_refused(x, &kp, EPOCH_ERR_CREDENTIAL);
+	memcpy(x->pin.sig_pk, pinned, 32);
+	/* The right key, but the KeyPackage signature's last byte flipped. */
+	flip(&kp, 1);
+	add_refused(x, &kp, EPOCH_ERR_SIGNATURE);
+	test_bytes_free(&kp);
+	/* A KeyPackage for the other suite (the peer makes a new signature
+	 * key with it; pin that one so only the suite is wrong). */
+	if (REPLY_IS(&x->p, peer_cmd(&x->p, "suite %u", other->peer_suite),
+		     "ok") &&
+	    REPLY_BYTES(&x->p, peer_cmd(&x->p, "signature_public_key"), &kp) &&
+	    CHECK_EQ_U64(kp.len, 32)) {
+		memcpy(x->pin.sig_pk, kp.p, 32);
+		test_bytes_free(&kp);
+		if (REPLY_BYTES(&x->p, peer_cmd(&x->p, "keypackage"), &kp))
+			add_refused(x, &kp, EPOCH_ERR_SUITE);
+	}
+	/* And the group still takes a good one. */
+	test_bytes_free(&kp);
+	if (REPLY_IS(&x->p, peer_cmd(&x->p, "suite %u", sc->peer_suite),
+		     "ok") &&
+	    REPLY_BYTES(&x->p, peer_cmd(&x->p, "signature_public_key"), &kp) &&
+	    CHECK_EQ_U64(kp.len, 32)) {
+		struct codec_writer cw, ww;
+		struct mls_commit_opts o = { 0 };
+
+		memcpy(x->pin.sig_pk, kp.p, 32);
+		test_bytes_free(&kp);
+		codec_writer_init_dynamic(&cw, 1 << 20);
+		codec_writer_init_dynamic(&ww, 1 << 20);
+		if (REPLY_BYTES(&x->p, peer_cmd(&x->p, "keypackage"), &kp) &&
+		    CHECK_OK(mls_group_add(x->g, kp.p, kp.len, &x->pol, &o,
+					   &cw, &ww)))
+			CHECK_OK(mls_group_discard(x->g));
+		codec_writer_free(&cw);
+		codec_writer_free(&ww);
 	}
 end:
 	if (x != NULL)
 		pair_end(x);
 	test_end();
 	test_bytes_free(&kp);
-	codec_writer_free(&cw);
-	codec_writer_free(&ww);
 	free(x);
 }
 
@@ -1055,7 +1107,7 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < n; i++) {
 		scenario_c_creates(&suites[i]);
 		scenario_tsmls_creates(&suites[i]);
-		scenario_refused_credential(&suites[i]);
+		scenario_refused_keypackages(&suites[i]);
 	}
 #else
 	printf("interop: proto/mls_group.c is not there yet: only the "
