@@ -323,7 +323,7 @@ static void transport_dead_child(void)
 
 #ifdef EPOCHD_HAVE_MLS_GROUP
 
-/* ---- the C member ------------------------------------------------------------ */
+/* ---- the C member ---------------------------------------------------- */
 
 #define EPOCHS 20
 static const char c_identity[] = "epochd-c";
