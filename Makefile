@@ -139,11 +139,11 @@ check-unit: all deps-npm
 	$(Q)$(RUNNER) $(UNIT_CMDS) $(CHECK_SCRIPTS)
 
 # The same unit tests under sanitizers (their own build trees).
-asan:
+asan: deps-npm
 	$(Q)$(MAKE) --no-print-directory BUILD=build/asan SAN=$(SAN_FLAGS_ASAN) tests-build
 	$(Q)$(RUNNER) $(patsubst $(BUILD)/%,build/asan/%,$(UNIT_CMDS))
 
-ubsan:
+ubsan: deps-npm
 	$(Q)$(MAKE) --no-print-directory BUILD=build/ubsan SAN=$(SAN_FLAGS_UBSAN) tests-build
 	$(Q)$(RUNNER) $(patsubst $(BUILD)/%,build/ubsan/%,$(UNIT_CMDS))
 
@@ -184,6 +184,39 @@ $(MLSV_CHK): tests/mls-vectors.sh
 
 all: $(MLSV_BIN) $(MLSV_CHK)
 UNIT_CMDS += $(MLSV_CHK)
+
+# ---- interop with ts-mls -----------------------------------------------------
+# $(BUILD)/tests/interop-tsmls (tests/interop/interop.c) drives
+# tests/interop/tsmls_peer.mjs (node) over pipes through tests/interop/peer.c,
+# a line-oriented child-process helper that benchmarks can link too
+# ($(INTEROP_PEER_OBJ)). It is a unit command, so the ASan/UBSan passes run it
+# as well; a missing node or ts-mls is a failure (deps-npm installs them).
+# The group scenarios need proto/mls_group.c: when that file exists interop.o
+# is compiled with -DEPOCHD_HAVE_MLS_GROUP; the stamp file below changes
+# exactly when that choice does, so interop.o is rebuilt then.
+INTEROP_BIN      := $(BUILD)/tests/interop-tsmls
+INTEROP_OBJ      := $(BUILD)/obj/tests/interop/interop.o
+INTEROP_PEER_OBJ := $(BUILD)/obj/tests/interop/peer.o
+INTEROP_GROUP    := $(if $(wildcard proto/mls_group.c),1,0)
+INTEROP_STAMP    := $(BUILD)/obj/tests/interop/have-mls-group
+
+.PHONY: FORCE
+FORCE:
+
+$(INTEROP_STAMP): FORCE
+	@mkdir -p $(dir $@)
+	@echo $(INTEROP_GROUP) | cmp -s - $@ || echo $(INTEROP_GROUP) >$@
+
+$(INTEROP_OBJ): CPPFLAGS += $(if $(filter 1,$(INTEROP_GROUP)),-DEPOCHD_HAVE_MLS_GROUP)
+$(INTEROP_OBJ): $(INTEROP_STAMP)
+
+$(INTEROP_BIN): $(INTEROP_OBJ) $(INTEROP_PEER_OBJ) $(TESTLIB_OBJ) $(LIBPROTO)
+	@mkdir -p $(dir $@)
+	@[ "$(V)" != 0 ] || echo "  LD  $@"
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+all: $(INTEROP_BIN)
+UNIT_CMDS += $(INTEROP_BIN)
 
 # ---- fuzzing ---------------------------------------------------------------
 # Every tests/fuzz/fuzz_<name>.c (a libFuzzer LLVMFuzzerTestOneInput) is

@@ -32,9 +32,11 @@
 //                                              GroupInfo carries the
 //                                              ratchet_tree extension).
 //                                              STAGED, see below.
-//   commit                   -> HEX            empty commit with UpdatePath,
-//                                              as PrivateMessage. STAGED.
-//   commit_public            -> HEX            the same as PublicMessage. STAGED.
+//   commit [AD_HEX]          -> HEX            empty commit with UpdatePath,
+//                                              as PrivateMessage, with the
+//                                              given authenticated_data
+//                                              (default empty). STAGED.
+//   commit_public [AD_HEX]   -> HEX            the same as PublicMessage. STAGED.
 //   merge                    -> ok epoch N     apply the staged commit
 //   discard                  -> ok epoch N     drop the staged commit
 //   join WELCOME_HEX         -> ok epoch N     join with the last keypackage
@@ -42,11 +44,16 @@
 //                               | app HEX      PublicMessage); or, for an
 //                                              application message, its
 //                                              plaintext
-//   encrypt PT_HEX           -> HEX            application PrivateMessage
+//   encrypt PT_HEX [AD_HEX]  -> HEX            application PrivateMessage
+//                                              (authenticated_data default
+//                                              empty)
 //   decrypt MSG_HEX          -> HEX            plaintext (error if not an
 //                                              application message)
 //   export LABEL_HEX CONTEXT_HEX LEN -> HEX    MLS-Exporter (label must be
 //                                              UTF-8: ts-mls takes a string)
+//   last_ad                  -> HEX            authenticated_data of the last
+//                                              message `process` or `decrypt`
+//                                              accepted ("-" if empty or none)
 //   epoch                    -> N
 //   epoch_authenticator      -> HEX
 //   info                     -> suite=N epoch=N leaf=N members=N staged=0|1
@@ -114,6 +121,7 @@ const st = {
   kp: undefined, // { publicPackage, privatePackage } from `keypackage`
   group: undefined, // ClientState, current epoch
   staged: undefined, // ClientState after our staged commit
+  lastAd: new Uint8Array(0), // authenticated_data of the last accepted message
 };
 
 async function selectSuite(id) {
@@ -121,7 +129,7 @@ async function selectSuite(id) {
   if (name === undefined) throw new Error(`unknown suite ${id}`);
   const cs = await getCiphersuiteImpl(getCiphersuiteFromName(name));
   const sig = await cs.signature.keygen();
-  Object.assign(st, { suiteId: id, cs, sig, kp: undefined, group: undefined, staged: undefined });
+  Object.assign(st, { suiteId: id, cs, sig, kp: undefined, group: undefined, staged: undefined, lastAd: new Uint8Array(0) });
 }
 
 async function newKeyPackage() {
@@ -148,8 +156,16 @@ function needNoStaged() {
 
 const epochReply = () => `ok epoch ${needGroup().groupContext.epoch}`;
 
-function argc(args, n) {
-  if (args.length !== n) throw new Error(`expected ${n} argument(s), got ${args.length}`);
+function argc(args, n, max = n) {
+  if (args.length < n || args.length > max)
+    throw new Error(`expected ${n === max ? n : `${n} to ${max}`} argument(s), got ${args.length}`);
+}
+
+// The authenticated_data in a Private- or PublicMessage's header.
+function messageAd(m) {
+  return m.wireformat === "mls_private_message"
+    ? m.privateMessage.authenticatedData
+    : m.publicMessage.content.authenticatedData;
 }
 
 async function stageCommit(options) {
@@ -207,12 +223,14 @@ const commands = {
     return `${hex(encodeMlsMessage(r.commit))} ${hex(encodeMlsMessage({ welcome: r.welcome, wireformat: "mls_welcome", version: "mls10" }))}`;
   },
   async commit(a) {
-    argc(a, 0);
-    return hex(encodeMlsMessage((await stageCommit({})).commit));
+    argc(a, 0, 1);
+    const authenticatedData = a.length ? unhex(a[0]) : new Uint8Array(0);
+    return hex(encodeMlsMessage((await stageCommit({ authenticatedData })).commit));
   },
   async commit_public(a) {
-    argc(a, 0);
-    return hex(encodeMlsMessage((await stageCommit({ wireAsPublicMessage: true })).commit));
+    argc(a, 0, 1);
+    const authenticatedData = a.length ? unhex(a[0]) : new Uint8Array(0);
+    return hex(encodeMlsMessage((await stageCommit({ wireAsPublicMessage: true, authenticatedData })).commit));
   },
   async merge(a) {
     argc(a, 0);
@@ -246,16 +264,19 @@ const commands = {
     const r = await processMessage(m, g, emptyPskIndex, acceptAll, st.cs);
     if (r.kind === "applicationMessage") {
       st.group = r.newState;
+      st.lastAd = messageAd(m);
       return `app ${hex(r.message)}`;
     }
     if (r.actionTaken !== "accept") throw new Error(`message rejected (${r.actionTaken})`);
     st.group = r.newState;
     st.staged = undefined;
+    st.lastAd = messageAd(m);
     return epochReply();
   },
   async encrypt(a) {
-    argc(a, 1);
-    const r = await createApplicationMessage(needGroup(), unhex(a[0]), st.cs);
+    argc(a, 1, 2);
+    const ad = a.length > 1 ? unhex(a[1]) : new Uint8Array(0);
+    const r = await createApplicationMessage(needGroup(), unhex(a[0]), st.cs, ad);
     st.group = r.newState;
     return hex(encodeMlsMessage({ privateMessage: r.privateMessage, wireformat: "mls_private_message", version: "mls10" }));
   },
@@ -267,7 +288,12 @@ const commands = {
     const r = await processMessage(m, g, emptyPskIndex, acceptAll, st.cs);
     if (r.kind !== "applicationMessage") throw new Error("not an application message");
     st.group = r.newState;
+    st.lastAd = messageAd(m);
     return hex(r.message);
+  },
+  async last_ad(a) {
+    argc(a, 0);
+    return hex(st.lastAd);
   },
   async export(a) {
     argc(a, 3);
