@@ -749,7 +749,8 @@ static void test_ops(void)
 	const struct mls_suite *s = mls_suite_get(1);
 	struct member *m = calloc(3, sizeof(*m));
 	struct mls_treekem_out *o = calloc(1, sizeof(*o));
-	struct mls_tree *t = NULL, *tc = NULL;
+	struct mls_update_path *up = calloc(1, sizeof(*up));
+	struct mls_tree *t = NULL, *tc = NULL, *tb = NULL;
 	struct mls_group_context gc;
 	struct test_rng rng;
 	struct codec_writer w;
@@ -773,17 +774,32 @@ static void test_ops(void)
 	CHECK_OK(mls_tree_remove_leaf(t, 2));
 	CHECK(mls_tree_n_leaves(t) == 2);
 	CHECK_RC(mls_tree_remove_leaf(t, 3), EPOCH_ERR_INVALID_ARG);
-	/* Remove b: leaf 0 alone. */
+	/* Remove b: leaf 0 alone; its commit has an empty path. */
 	if (CHECK_OK(mls_tree_clone(t, &tc))) {
 		CHECK_OK(mls_tree_remove_leaf(tc, 1));
 		CHECK(mls_tree_n_leaves(tc) == 1);
+		gc_init(&gc, s, th);
+		if (CHECK_OK(mls_treekem_encap(tc, 0, &rng.rng, NULL,
+					       mls_tree_leaf(tc, 0),
+					       m[0].sig_sk, 32, &gc, NULL, 0,
+					       &w, o)) &&
+		    CHECK(up != NULL) &&
+		    CHECK_OK(mls_update_path_decode_all(w.buf, w.len, up)))
+			CHECK(up->n_nodes == 0 &&
+			      up->leaf_node.parent_hash.len == 0);
+		CHECK_OK(mls_tree_validate(tc, gid, GID_LEN));
 		mls_tree_free(tc);
 		tc = NULL;
+		codec_writer_free(&w);
+		codec_writer_init_dynamic(&w, 1 << 20);
 	}
 	/* Commit by a adding c (c excluded from the path's recipients):
 	 * c's path secret is the root's. */
 	if (!CHECK_OK(mls_tree_add_leaf(t, m[2].enc, m[2].enc_len, &idx)) ||
 	    !CHECK(idx == 2))
+		goto out;
+	if (!CHECK_OK(mls_tree_clone(t, &tb)) ||
+	    !CHECK_OK(mls_tree_set_private(tb, 2, &m[1].kp)))
 		goto out;
 	gc_init(&gc, s, th);
 	if (!CHECK_OK(mls_treekem_encap(t, 0, &rng.rng, NULL,
@@ -791,6 +807,27 @@ static void test_ops(void)
 					&gc, &ex, 1, &w, o)))
 		goto out;
 	CHECK(o->joiner_has_path_secret[0] && o->joiner_path_node[0] == 3);
+	/* b processes it with c excluded (node 3 has no ciphertext: c was
+	 * its copath child's whole resolution); without the exclusion the
+	 * count is wrong. */
+	if (CHECK(up != NULL) &&
+	    CHECK_OK(mls_update_path_decode_all(w.buf, w.len, up)) &&
+	    CHECK(up->n_nodes == 2 && up->nodes[0].n_secrets == 1 &&
+		  up->nodes[1].n_secrets == 0)) {
+		uint8_t cs[MLS_MAX_NH], th2[MLS_MAX_NH], h1[MLS_MAX_NH],
+			h2[MLS_MAX_NH];
+
+		gc_init(&gc, s, th2);
+		CHECK_RC(mls_treekem_decap(tb, 1, 0, up, &gc, NULL, 0, cs),
+			 EPOCH_ERR_TREE);
+		if (CHECK_OK(mls_treekem_decap(tb, 1, 0, up, &gc, &ex, 1,
+					       cs)))
+			CHECK_MEM(cs, o->commit_secret, s->nh);
+		if (CHECK_OK(mls_tree_root_hash(t, h1)) &&
+		    CHECK_OK(mls_tree_root_hash(tb, h2)))
+			CHECK_MEM(h1, h2, s->nh);
+		CHECK_MEM(th2, th, s->nh);
+	}
 	CHECK(mls_tree_parent_node(t, 3) &&
 	      mls_tree_parent_node(t, 3)->n_unmerged == 0);
 	CHECK_OK(mls_tree_validate(t, gid, GID_LEN));
@@ -807,8 +844,10 @@ out:
 	codec_writer_free(&w);
 	mls_tree_free(t);
 	mls_tree_free(tc);
+	mls_tree_free(tb);
 	free(m);
 	free(o);
+	free(up);
 }
 
 int main(int argc, char **argv)
