@@ -757,6 +757,7 @@ static int check_unmerged(const struct mls_tree *t)
 int mls_tree_validate(const struct mls_tree *t, const uint8_t *group_id,
 		      size_t group_id_len)
 {
+	struct hpke_lens lens;
 	uint32_t wd;
 
 	if (!t || (!group_id && group_id_len))
@@ -783,10 +784,14 @@ int mls_tree_validate(const struct mls_tree *t, const uint8_t *group_id,
 				return EPOCH_ERR_CAPABILITIES;
 		}
 	}
+	GUARD(hpke_suite_lens(&t->s->hpke, &lens));
 	for (uint32_t x = 0; x < wd; x++) {
 		const struct codec_slice *k = node_enc_key(&t->nodes[x]);
 		const struct mls_leaf_node *l = t->nodes[x].leaf;
 
+		/* A key of the wrong size could not be encrypted to. */
+		if (k && k->len != lens.npk)
+			return EPOCH_ERR_INVALID_KEY;
 		if (k && mls_tree_has_encryption_key(t, k->p, k->len, x))
 			return EPOCH_ERR_DUPLICATE_KEY;
 		if (!l)

@@ -394,6 +394,13 @@ static void test_validate_negative(void)
 		}
 		mls_tree_free(bad);
 		bad = NULL;
+		/* A parent key of the wrong size. */
+		k.len = 31;
+		if (CHECK_OK(mutate(s, t, set_root_key, &k, &bad)))
+			CHECK_RC(mls_tree_validate(bad, gid, GID_LEN),
+				 EPOCH_ERR_INVALID_KEY);
+		mls_tree_free(bad);
+		bad = NULL;
 	}
 
 	/* Adding d (leaf 3): unmerged at node 3, the root. */
@@ -612,6 +619,10 @@ static void test_treekem_negative(void)
 	up->nodes[0].n_secrets = 2;
 	up->nodes[0].secrets[1] = up->nodes[0].secrets[0];
 	CHECK_RC(bob_decap(p, up), EPOCH_ERR_TREE);
+	/* A path key of the wrong length. */
+	*up = p->up;
+	up->nodes[0].encryption_key.len--;
+	CHECK_RC(bob_decap(p, up), EPOCH_ERR_INVALID_KEY);
 	/* A path key the leaf's parent hash does not cover. */
 	*up = p->up;
 	up->nodes[0].encryption_key.p = p->m[1].kp.pk;
