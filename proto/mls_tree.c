@@ -12,7 +12,7 @@
 
 #define WMAX (1u << 20) /* cap on the dynamic writers here */
 
-/* ---- KEM.DeriveKeyPair ---------------------------------------------------- */
+/* ---- KEM.DeriveKeyPair --------------------------------------------------- */
 
 int mls_derive_keypair(const struct mls_suite *s, const uint8_t *ikm,
 		       size_t ikm_len, struct hpke_keypair *kp)
@@ -39,7 +39,7 @@ out:
 	return rc;
 }
 
-/* ---- nodes ---------------------------------------------------------------- */
+/* ---- nodes --------------------------------------------------------------- */
 
 static uint32_t width(const struct mls_tree *t)
 {
@@ -155,7 +155,7 @@ bool mls_tree_in_subtree(uint32_t x, uint32_t l)
 	return n + half >= x && n <= x + half;
 }
 
-/* ---- life cycle ----------------------------------------------------------- */
+/* ---- life cycle ---------------------------------------------------------- */
 
 int mls_tree_new(struct mls_tree **t, const struct mls_suite *s)
 {
@@ -317,7 +317,7 @@ fail:
 	return rc;
 }
 
-/* ---- queries -------------------------------------------------------------- */
+/* ---- queries ------------------------------------------------------------- */
 
 uint32_t mls_tree_n_leaves(const struct mls_tree *t)
 {
@@ -436,7 +436,7 @@ bool mls_tree_has_encryption_key(const struct mls_tree *t, const uint8_t *key,
 	return false;
 }
 
-/* ---- hashes --------------------------------------------------------------- */
+/* ---- hashes -------------------------------------------------------------- */
 
 static bool listed(const uint32_t *v, size_t n, uint32_t x)
 {
@@ -561,7 +561,8 @@ int mls_tree_parent_hash(const struct mls_tree *t, uint32_t p,
 }
 
 /* The parent_hash a node carries (a leaf only with source commit). */
-static const struct codec_slice *node_parent_hash(const struct mls_tree_node *nd)
+static const struct codec_slice *
+node_parent_hash(const struct mls_tree_node *nd)
 {
 	if (nd->type == MLS_NODE_PARENT)
 		return &nd->parent->parent_hash;
@@ -631,7 +632,7 @@ int mls_tree_verify_parent_hashes(const struct mls_tree *t)
 	return EPOCH_OK;
 }
 
-/* ---- LeafNode signatures (§7.2) ------------------------------------------- */
+/* ---- LeafNode signatures (§7.2) ------------------------------------------ */
 
 static int leaf_tbs(const struct mls_leaf_node *leaf, const uint8_t *gid,
 		    size_t gid_len, uint32_t idx, struct codec_writer *w)
@@ -708,7 +709,7 @@ out:
 	return rc;
 }
 
-/* ---- validation ----------------------------------------------------------- */
+/* ---- validation ---------------------------------------------------------- */
 
 static bool u16_listed(const struct mls_u16_list *l, uint16_t v)
 {
@@ -756,6 +757,7 @@ static int check_unmerged(const struct mls_tree *t)
 int mls_tree_validate(const struct mls_tree *t, const uint8_t *group_id,
 		      size_t group_id_len)
 {
+	struct hpke_lens lens;
 	uint32_t wd;
 
 	if (!t || (!group_id && group_id_len))
@@ -782,10 +784,14 @@ int mls_tree_validate(const struct mls_tree *t, const uint8_t *group_id,
 				return EPOCH_ERR_CAPABILITIES;
 		}
 	}
+	GUARD(hpke_suite_lens(&t->s->hpke, &lens));
 	for (uint32_t x = 0; x < wd; x++) {
 		const struct codec_slice *k = node_enc_key(&t->nodes[x]);
 		const struct mls_leaf_node *l = t->nodes[x].leaf;
 
+		/* A key of the wrong size could not be encrypted to. */
+		if (k && k->len != lens.npk)
+			return EPOCH_ERR_INVALID_KEY;
 		if (k && mls_tree_has_encryption_key(t, k->p, k->len, x))
 			return EPOCH_ERR_DUPLICATE_KEY;
 		if (!l)
@@ -905,7 +911,7 @@ int mls_tree_remove_leaf(struct mls_tree *t, uint32_t i)
 	return EPOCH_OK;
 }
 
-/* ---- private keys --------------------------------------------------------- */
+/* ---- private keys -------------------------------------------------------- */
 
 int mls_tree_set_private(struct mls_tree *t, uint32_t x,
 			 const struct hpke_keypair *kp)

@@ -111,7 +111,9 @@ int mls_leaf_node_verify(const struct mls_suite *s,
  * signature keys unique across the tree. The tree hash is compared by the
  * caller against the GroupContext. Specific errors: EPOCH_ERR_SIGNATURE,
  * EPOCH_ERR_PARENT_HASH, EPOCH_ERR_DUPLICATE_KEY, EPOCH_ERR_CAPABILITIES,
- * EPOCH_ERR_TREE. */
+ * EPOCH_ERR_TREE, and EPOCH_ERR_INVALID_KEY for an encryption key that is
+ * not the KEM's public-key size. Lifetimes and extension support are not
+ * checked here. */
 int mls_tree_validate(const struct mls_tree *t, const uint8_t *group_id,
 		      size_t group_id_len);
 
@@ -195,7 +197,13 @@ int mls_treekem_encap(struct mls_tree *t, uint32_t from,
  * the path secret meant for `me` with the private key of the right node of
  * its resolution, derives the private keys of the common ancestors and
  * their parents and checks each against the public keys in the path
- * (EPOCH_ERR_INVALID_KEY), and returns commit_secret (Nh bytes). */
+ * (EPOCH_ERR_INVALID_KEY), and returns commit_secret (Nh bytes).
+ * Errors: EPOCH_ERR_LEAF_SOURCE, EPOCH_ERR_SIGNATURE,
+ * EPOCH_ERR_DUPLICATE_KEY (leaf key already in the tree),
+ * EPOCH_ERR_INVALID_KEY (a key of the wrong size or not matching its
+ * secret), EPOCH_ERR_TREE (node or ciphertext count), EPOCH_ERR_PARENT_HASH,
+ * EPOCH_ERR_STATE (no private key to decrypt with), HPKE errors. Both
+ * encap and decap work on a copy and leave t unchanged on error. */
 int mls_treekem_decap(struct mls_tree *t, uint32_t me, uint32_t from,
 		      const struct mls_update_path *path,
 		      struct mls_group_context *gc, const uint32_t *exclude,

@@ -300,6 +300,7 @@ int mls_treekem_decap(struct mls_tree *t, uint32_t me, uint32_t from,
 	} *v = NULL;
 	const struct mls_leaf_node *leaf;
 	const struct hpke_keypair *sk = NULL;
+	struct hpke_lens lens;
 	struct mls_tree *c = NULL;
 	struct codec_writer gcw, lw;
 	size_t nh, nres, ph_len, kme = 0, jme = 0, pt_len;
@@ -319,6 +320,13 @@ int mls_treekem_decap(struct mls_tree *t, uint32_t me, uint32_t from,
 					leaf->encryption_key.len,
 					MLS_NODE_NONE))
 		return EPOCH_ERR_DUPLICATE_KEY;
+	/* Every public key of the path has the KEM's length. */
+	GUARD(hpke_suite_lens(&t->s->hpke, &lens));
+	if (leaf->encryption_key.len != lens.npk)
+		return EPOCH_ERR_INVALID_KEY;
+	for (size_t k = 0; k < path->n_nodes; k++)
+		if (path->nodes[k].encryption_key.len != lens.npk)
+			return EPOCH_ERR_INVALID_KEY;
 
 	codec_writer_init_dynamic(&gcw, WMAX);
 	codec_writer_init_dynamic(&lw, WMAX);
