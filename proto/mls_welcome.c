@@ -14,13 +14,55 @@ static int write_slice(struct codec_writer *w, const struct codec_slice *v)
 	return codec_write_vec(w, v->p, v->len);
 }
 
+/* Writes the to-be-signed form of a structure. */
+typedef int (*tbs_writer)(struct codec_writer *w, const void *obj);
+
+/* SignWithLabel over tbs(obj); *sig is set to sig_buf. */
+static int sign_tbs(const struct mls_suite *s, tbs_writer tbs, const void *obj,
+		    const char *label, const uint8_t *sk, size_t sk_len,
+		    uint8_t *sig_buf, struct codec_slice *sig)
+{
+	struct codec_writer w;
+	size_t sig_len = 0;
+	int rc;
+
+	codec_writer_init_dynamic(&w, MLS_LABELED_MAX);
+	GUARD_GOTO(rc, tbs(&w, obj), out);
+	GUARD_GOTO(rc, mls_sign_with_label(s, sk, sk_len, label, w.buf, w.len,
+					   sig_buf, MLS_ED25519_SIG_LEN,
+					   &sig_len), out);
+	sig->p = sig_buf;
+	sig->len = sig_len;
+out:
+	codec_writer_free(&w);
+	return rc;
+}
+
+/* VerifyWithLabel of sig over tbs(obj). */
+static int verify_tbs(const struct mls_suite *s, tbs_writer tbs,
+		      const void *obj, const char *label, const uint8_t *pk,
+		      size_t pk_len, const struct codec_slice *sig)
+{
+	struct codec_writer w;
+	int rc;
+
+	codec_writer_init_dynamic(&w, MLS_LABELED_MAX);
+	GUARD_GOTO(rc, tbs(&w, obj), out);
+	rc = mls_verify_with_label(s, pk, pk_len, label, w.buf, w.len, sig->p,
+				   sig->len);
+out:
+	codec_writer_free(&w);
+	return rc;
+}
+
 /* ---- KeyPackage (§10) -------------------------------------------------- */
 
 /* KeyPackageTBS: version, cipher_suite, init_key<V>, leaf_node,
  * extensions<V> (the KeyPackage without its signature). */
-static int key_package_tbs(struct codec_writer *w,
-			   const struct mls_key_package *kp)
+static int key_package_tbs(struct codec_writer *w, const void *obj)
 {
+	const struct mls_key_package *kp = obj;
+
 	codec_write_u16(w, kp->version);
 	codec_write_u16(w, kp->cipher_suite);
 	write_slice(w, &kp->init_key);
@@ -33,55 +75,34 @@ int mls_key_package_sign(const struct mls_suite *s,
 			 struct mls_key_package *kp, const uint8_t *sk,
 			 size_t sk_len, uint8_t *sig_buf)
 {
-	struct codec_writer w;
-	size_t sig_len = 0;
-	int rc;
-
 	if (!s || !kp || !sk || !sig_buf)
 		return EPOCH_ERR_INVALID_ARG;
-	codec_writer_init_dynamic(&w, MLS_LABELED_MAX);
-	GUARD_GOTO(rc, key_package_tbs(&w, kp), out);
-	GUARD_GOTO(rc, mls_sign_with_label(s, sk, sk_len, "KeyPackageTBS",
-					   w.buf, w.len, sig_buf,
-					   MLS_ED25519_SIG_LEN, &sig_len),
-		   out);
-	kp->signature.p = sig_buf;
-	kp->signature.len = sig_len;
-out:
-	codec_writer_free(&w);
-	return rc;
+	return sign_tbs(s, key_package_tbs, kp, "KeyPackageTBS", sk, sk_len,
+			sig_buf, &kp->signature);
 }
 
 int mls_key_package_verify(const struct mls_suite *s,
 			   const struct mls_key_package *kp)
 {
-	struct codec_writer w;
-	int rc;
-
 	if (!s || !kp)
 		return EPOCH_ERR_INVALID_ARG;
 	/* §10.1: the KeyPackage is for this version and cipher suite. */
 	if (kp->version != MLS_PROTOCOL_VERSION_MLS10 ||
 	    kp->cipher_suite != s->id)
 		return EPOCH_ERR_SUITE;
-	codec_writer_init_dynamic(&w, MLS_LABELED_MAX);
-	GUARD_GOTO(rc, key_package_tbs(&w, kp), out);
-	rc = mls_verify_with_label(s, kp->leaf_node.signature_key.p,
-				   kp->leaf_node.signature_key.len,
-				   "KeyPackageTBS", w.buf, w.len,
-				   kp->signature.p, kp->signature.len);
-out:
-	codec_writer_free(&w);
-	return rc;
+	return verify_tbs(s, key_package_tbs, kp, "KeyPackageTBS",
+			  kp->leaf_node.signature_key.p,
+			  kp->leaf_node.signature_key.len, &kp->signature);
 }
 
 /* ---- GroupInfo (§12.4.3) ----------------------------------------------- */
 
 /* GroupInfoTBS: group_context, extensions<V>, confirmation_tag<V>,
  * signer (the GroupInfo without its signature). */
-static int group_info_tbs(struct codec_writer *w,
-			  const struct mls_group_info *gi)
+static int group_info_tbs(struct codec_writer *w, const void *obj)
 {
+	const struct mls_group_info *gi = obj;
+
 	GUARD(mls_wire_group_context_encode(w, &gi->group_context));
 	GUARD(mls_extensions_encode(w, &gi->extensions));
 	write_slice(w, &gi->confirmation_tag);
@@ -93,41 +114,20 @@ int mls_group_info_sign(const struct mls_suite *s,
 			struct mls_group_info *gi, const uint8_t *sk,
 			size_t sk_len, uint8_t *sig_buf)
 {
-	struct codec_writer w;
-	size_t sig_len = 0;
-	int rc;
-
 	if (!s || !gi || !sk || !sig_buf)
 		return EPOCH_ERR_INVALID_ARG;
-	codec_writer_init_dynamic(&w, MLS_LABELED_MAX);
-	GUARD_GOTO(rc, group_info_tbs(&w, gi), out);
-	GUARD_GOTO(rc, mls_sign_with_label(s, sk, sk_len, "GroupInfoTBS",
-					   w.buf, w.len, sig_buf,
-					   MLS_ED25519_SIG_LEN, &sig_len),
-		   out);
-	gi->signature.p = sig_buf;
-	gi->signature.len = sig_len;
-out:
-	codec_writer_free(&w);
-	return rc;
+	return sign_tbs(s, group_info_tbs, gi, "GroupInfoTBS", sk, sk_len,
+			sig_buf, &gi->signature);
 }
 
 int mls_group_info_verify(const struct mls_suite *s,
 			  const struct mls_group_info *gi,
 			  const uint8_t *pk, size_t pk_len)
 {
-	struct codec_writer w;
-	int rc;
-
 	if (!s || !gi || !pk)
 		return EPOCH_ERR_INVALID_ARG;
-	codec_writer_init_dynamic(&w, MLS_LABELED_MAX);
-	GUARD_GOTO(rc, group_info_tbs(&w, gi), out);
-	rc = mls_verify_with_label(s, pk, pk_len, "GroupInfoTBS", w.buf,
-				   w.len, gi->signature.p, gi->signature.len);
-out:
-	codec_writer_free(&w);
-	return rc;
+	return verify_tbs(s, group_info_tbs, gi, "GroupInfoTBS", pk, pk_len,
+			  &gi->signature);
 }
 
 /* ---- Welcome (§12.4.3.1) ----------------------------------------------- */

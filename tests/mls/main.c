@@ -76,6 +76,22 @@ const struct mls_suite *vsuite(const struct json *c, const char *file,
 	return s;
 }
 
+void vrun_suite_cases(const struct json *doc, const char *file,
+		      void (*fn)(const struct mls_suite *s,
+				 const struct json *c))
+{
+	for (size_t i = 0; i < doc->n; i++) {
+		const struct json *c = doc->items[i];
+		const struct mls_suite *s = vsuite(c, file, i);
+
+		if (!s)
+			continue;
+		vcase_begin("%s[%zu] suite %u", file, i, s->id);
+		fn(s, c);
+		vcase_end();
+	}
+}
+
 int vhex(const struct json *c, const char *key, struct test_bytes *b)
 {
 	b->p = NULL;

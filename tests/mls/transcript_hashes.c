@@ -75,14 +75,5 @@ out:
 
 void run_transcript_hashes(const struct json *doc, const char *file)
 {
-	for (size_t i = 0; i < doc->n; i++) {
-		const struct json *c = doc->items[i];
-		const struct mls_suite *s = vsuite(c, file, i);
-
-		if (!s)
-			continue;
-		vcase_begin("%s[%zu] suite %u", file, i, s->id);
-		th_case(s, c);
-		vcase_end();
-	}
+	vrun_suite_cases(doc, file, th_case);
 }

@@ -71,14 +71,5 @@ out:
 
 void run_tree_operations(const struct json *doc, const char *file)
 {
-	for (size_t i = 0; i < doc->n; i++) {
-		const struct json *c = doc->items[i];
-		const struct mls_suite *s = vsuite(c, file, i);
-
-		if (!s)
-			continue;
-		vcase_begin("%s[%zu] suite %u", file, i, s->id);
-		to_case(s, c);
-		vcase_end();
-	}
+	vrun_suite_cases(doc, file, to_case);
 }

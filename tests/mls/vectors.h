@@ -16,6 +16,11 @@ void vcase_skip(const char *name, const char *reason);
 /* The suite of a vector case, or NULL after a skip (reason given). */
 const struct mls_suite *vsuite(const struct json *c, const char *file,
 			       size_t idx);
+/* Runs fn on every case of doc whose suite we implement, one test case
+ * each ("FILE[i] suite N"). */
+void vrun_suite_cases(const struct json *doc, const char *file,
+		      void (*fn)(const struct mls_suite *s,
+				 const struct json *c));
 
 /* Helpers: a hex member into b (a CHECK failure if absent). */
 int vhex(const struct json *c, const char *key, struct test_bytes *b);
