@@ -366,12 +366,13 @@ static int read_private_content(const uint8_t *buf, size_t pt_len,
 	return EPOCH_OK;
 }
 
-int mls_private_message_decrypt(const struct mls_suite *s,
-				struct mls_secret_tree *st,
-				const uint8_t *sender_data_secret,
-				const struct mls_private_message *pm,
-				uint8_t *buf, size_t cap,
-				struct mls_authenticated_content *out)
+int mls_private_message_open(const struct mls_suite *s,
+			     struct mls_secret_tree *st,
+			     const uint8_t *sender_data_secret,
+			     const struct mls_private_message *pm,
+			     uint8_t *buf, size_t cap,
+			     struct mls_authenticated_content *out,
+			     uint32_t *generation_out)
 {
 	struct codec_writer aad;
 	struct mls_ratchet_key rk;
@@ -383,7 +384,7 @@ int mls_private_message_decrypt(const struct mls_suite *s,
 	int rc;
 
 	if (!s || !st || !sender_data_secret || !pm || !out ||
-	    (cap && !buf) || s->nn != CRYPTO_AEAD_NONCE_LEN)
+	    !generation_out || (cap && !buf) || s->nn != CRYPTO_AEAD_NONCE_LEN)
 		return EPOCH_ERR_INVALID_ARG;
 	if (!content_type_ok(pm->content_type))
 		return EPOCH_ERR_MALFORMED;
@@ -419,9 +420,9 @@ int mls_private_message_decrypt(const struct mls_suite *s,
 		goto done;
 	}
 
-	/* The content, with that generation's key: consumed only once the
-	 * ciphertext authenticates, so an altered copy does not burn the
-	 * generation of the genuine message. */
+	/* The content, with that generation's key, peeked: the caller
+	 * consumes the generation once the message has passed every check,
+	 * so an altered copy does not burn the genuine message's. */
 	type = ratchet_for(pm->content_type);
 	GUARD_GOTO(rc, mls_secret_tree_peek(st, leaf, type, generation, &rk),
 		   done);
@@ -434,9 +435,7 @@ int mls_private_message_decrypt(const struct mls_suite *s,
 					aad.len, pm->ciphertext.p,
 					pm->ciphertext.len, buf),
 		   done);
-	GUARD_GOTO(rc, mls_secret_tree_consume(st, leaf, type, generation),
-		   wipe_pt);
-
+	*generation_out = generation;
 	out->wire_format = MLS_WIRE_PRIVATE_MESSAGE;
 	out->content.group_id = pm->group_id;
 	out->content.epoch = pm->epoch;
@@ -449,7 +448,6 @@ int mls_private_message_decrypt(const struct mls_suite *s,
 	out->signature.p = out->confirmation_tag.p = NULL;
 	out->signature.len = out->confirmation_tag.len = 0;
 	rc = read_private_content(buf, pt_len, out);
-wipe_pt:
 	if (rc != EPOCH_OK)
 		crypto_wipe(buf, pt_len);
 done:
@@ -459,5 +457,24 @@ done:
 	crypto_wipe(sd_key, sizeof(sd_key));
 	crypto_wipe(sd_nonce, sizeof(sd_nonce));
 	crypto_wipe(sd, sizeof(sd));
+	return rc;
+}
+
+int mls_private_message_decrypt(const struct mls_suite *s,
+				struct mls_secret_tree *st,
+				const uint8_t *sender_data_secret,
+				const struct mls_private_message *pm,
+				uint8_t *buf, size_t cap,
+				struct mls_authenticated_content *out)
+{
+	uint32_t generation;
+	int rc;
+
+	GUARD(mls_private_message_open(s, st, sender_data_secret, pm, buf, cap,
+				       out, &generation));
+	rc = mls_secret_tree_consume(st, out->content.sender.index,
+				     ratchet_for(pm->content_type), generation);
+	if (rc != EPOCH_OK)
+		crypto_wipe(buf, pm->ciphertext.len - CRYPTO_AEAD_TAG_LEN);
 	return rc;
 }

@@ -90,6 +90,18 @@ int mls_private_message_decrypt(const struct mls_suite *s,
 				const struct mls_private_message *pm,
 				uint8_t *buf, size_t cap,
 				struct mls_authenticated_content *out);
+/* The same without consuming the generation: *generation receives it, and
+ * the caller consumes it (mls_secret_tree_consume on the sender's
+ * handshake or application ratchet) once the message has passed its own
+ * checks too (sender, signature, commit), so that a message refused later
+ * changes nothing. */
+int mls_private_message_open(const struct mls_suite *s,
+			     struct mls_secret_tree *st,
+			     const uint8_t *sender_data_secret,
+			     const struct mls_private_message *pm,
+			     uint8_t *buf, size_t cap,
+			     struct mls_authenticated_content *out,
+			     uint32_t *generation);
 
 /* ---- KeyPackage (§10) ------------------------------------------------------ */
 

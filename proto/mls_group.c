@@ -262,13 +262,20 @@ const uint8_t *mls_kp_bytes(const struct mls_kp_secret *kp, size_t *len)
 static int config_check(const struct mls_member_config *cfg,
 			const struct mls_suite **s)
 {
+	uint8_t pk[ED25519_KEY_LEN];
+
 	if (!cfg || !cfg->sig_sk || !cfg->sig_pk ||
 	    (!cfg->identity && cfg->identity_len))
 		return EPOCH_ERR_INVALID_ARG;
 	*s = mls_suite_get(cfg->suite);
 	if (!*s)
 		return EPOCH_ERR_UNSUPPORTED;
-	return EPOCH_OK;
+	/* Signing takes seed || public key as they are (mls_sign_with_label):
+	 * a public key that is not the seed's would sign under a wrong key
+	 * and, used with the right one too, could leak the seed. */
+	GUARD(crypto_ed25519_public(cfg->sig_sk, pk));
+	return crypto_ct_equal(pk, cfg->sig_pk, sizeof(pk)) ?
+		       EPOCH_OK : EPOCH_ERR_INVALID_KEY;
 }
 
 int mls_kp_create(struct mls_kp_secret **out,
@@ -448,6 +455,12 @@ static int leaf_policy_check(const struct mls_group *g,
 	    !u16_in(&leaf->capabilities.cipher_suites, g->suite_id) ||
 	    !u16_in(&leaf->capabilities.credentials, leaf->credential.type))
 		return EPOCH_ERR_CAPABILITIES;
+	/* §7.3: the leaf's own extensions are in its capabilities. */
+	for (size_t i = 0; i < leaf->extensions.n; i++)
+		if (leaf->extensions.v[i].type > 5 &&
+		    !u16_in(&leaf->capabilities.extensions,
+			    leaf->extensions.v[i].type))
+			return EPOCH_ERR_CAPABILITIES;
 	/* §7.2, §11.1: every member supports the GroupContext's
 	 * extensions (the default ones 1-5 need no mention). */
 	codec_reader_init(&r, g->gc_ext, g->gc_ext_len);
@@ -733,6 +746,12 @@ static int commit_create(struct mls_group *g, const struct mls_commit_opts *o,
 						   n->ith), fail);
 	n->ith_len = s->nh;
 
+	/* The Welcome first: the commit's encryption below uses up a
+	 * generation of our handshake ratchet, the last thing that may
+	 * fail. */
+	if (kp)
+		GUARD_GOTO(rc, write_welcome(g, cw, forge, kp, kp_body,
+					     kp_body_len, welcome_out), fail);
 	/* The message, framed in the current epoch. */
 	write_header(commit_out, cw->ac.wire_format);
 	if (o->public_message) {
@@ -752,9 +771,6 @@ static int commit_create(struct mls_group *g, const struct mls_commit_opts *o,
 				       &cw->ac, 0, g->rng, commit_out), fail);
 	}
 	GUARD_GOTO(rc, codec_writer_error(commit_out), fail);
-	if (kp)
-		GUARD_GOTO(rc, write_welcome(g, cw, forge, kp, kp_body,
-					     kp_body_len, welcome_out), fail);
 	epoch_settle(n);
 	g->staged = true;
 	rc = EPOCH_OK;
@@ -795,12 +811,21 @@ static int group_add(struct mls_group *g, const uint8_t *kp, size_t kp_len,
 	if (!m)
 		return EPOCH_ERR_NOMEM;
 	rc = kp_validate(g, kp, kp_len, pol, m, &body, &body_len);
-	if (rc == EPOCH_OK &&
-	    (mls_tree_find_signature_key(
-		     g->cur.tree, m->u.key_package.leaf_node.signature_key.p,
-		     m->u.key_package.leaf_node.signature_key.len) !=
-	     MLS_NODE_NONE))
-		rc = EPOCH_ERR_DUPLICATE_KEY;
+	/* §7.3: signature and encryption keys unique in the tree (ours is
+	 * its only leaf). */
+	if (rc == EPOCH_OK) {
+		const struct mls_leaf_node *kl = &m->u.key_package.leaf_node;
+		const struct mls_leaf_node *mine =
+			mls_tree_leaf(g->cur.tree, g->me);
+
+		if (mls_tree_find_signature_key(g->cur.tree,
+						kl->signature_key.p,
+						kl->signature_key.len) !=
+			    MLS_NODE_NONE ||
+		    slice_eq(kl->encryption_key, mine->encryption_key.p,
+			     mine->encryption_key.len))
+			rc = EPOCH_ERR_DUPLICATE_KEY;
+	}
 	if (rc == EPOCH_OK)
 		rc = commit_create(g, o, forge, &m->u.key_package, body,
 				   body_len, commit_out, welcome_out);
@@ -964,6 +989,9 @@ static int join_tree(struct mls_group *g, struct join_work *jw,
 	if (!slice_eq(mine->signature_key, g->sig_pk, ED25519_KEY_LEN))
 		return EPOCH_ERR_CREDENTIAL;
 	GUARD(leaf_policy_check(g, signer, pol));
+	/* We must support the GroupContext's extensions ourselves, or our
+	 * own commits would be refused later. */
+	GUARD(leaf_policy_check(g, mine, NULL));
 	GUARD(mls_tree_set_private(g->cur.tree, 2 * g->me, &kp->leaf));
 	if (jw->gs.has_path_secret) {
 		if (jw->gs.path_secret.len != g->s->nh)
@@ -990,6 +1018,8 @@ int mls_group_join(struct mls_group **out, const struct mls_member_config *cfg,
 	if (!out || !kp || !welcome)
 		return EPOCH_ERR_INVALID_ARG;
 	*out = NULL;
+	if (welcome_len > MSG_MAX)
+		return EPOCH_ERR_TOO_LONG;
 	GUARD(config_check(cfg, &s));
 	if (cfg->suite != kp->suite)
 		return EPOCH_ERR_SUITE;
@@ -1090,6 +1120,7 @@ out:
 struct process_work {
 	struct mls_message m;
 	struct mls_authenticated_content ac;
+	uint32_t generation; /* of a PrivateMessage, consumed on accept */
 };
 
 /* Unprotects msg into pw->ac (signature verified against the sender's
@@ -1144,9 +1175,10 @@ static int unprotect(struct mls_group *g, struct process_work *pw,
 						pm->membership_tag.p,
 						pm->membership_tag.len));
 	} else {
-		GUARD(mls_private_message_decrypt(
+		GUARD(mls_private_message_open(
 			s, cur->st, cur->sec.sender_data_secret,
-			&pw->m.u.private_message, g->pt, len, ac));
+			&pw->m.u.private_message, g->pt, len, ac,
+			&pw->generation));
 		if (ac->content.sender.type != MLS_SENDER_MEMBER)
 			return EPOCH_ERR_SENDER;
 	}
@@ -1217,8 +1249,11 @@ static int process_commit(struct mls_group *g, struct process_work *pw)
 						   s->nh, n.ith), fail);
 	n.ith_len = s->nh;
 	epoch_settle(&n);
+	/* The old epoch's tree goes with it, so its handshake generation
+	 * needs no consuming. */
 	epoch_clear(cur);
 	*cur = n;
+	crypto_wipe(&n, sizeof(n));
 	crypto_wipe(commit_secret, sizeof(commit_secret));
 	return EPOCH_OK;
 fail:
@@ -1286,6 +1321,13 @@ int mls_group_process(struct mls_group *g, const uint8_t *msg, size_t len,
 		goto out;
 	switch (pw->ac.content.content_type) {
 	case MLS_CONTENT_APPLICATION:
+		/* Accepted: only now is its generation used up. */
+		rc = mls_secret_tree_consume(g->cur.st,
+					     pw->ac.content.sender.index,
+					     MLS_RATCHET_APPLICATION,
+					     pw->generation);
+		if (rc != EPOCH_OK)
+			goto out;
 		out->application_data = pw->ac.content.application_data.p;
 		out->app_len = pw->ac.content.application_data.len;
 		break;
@@ -1506,6 +1548,7 @@ static int load_body(struct mls_group *g, struct codec_reader *r)
 	struct codec_reader sub;
 	struct codec_slice sl, sk, pk;
 	struct hpke_keypair kp;
+	uint8_t sig_pk[ED25519_KEY_LEN];
 	uint32_t n_priv, x;
 	size_t start;
 	int rc;
@@ -1514,6 +1557,11 @@ static int load_body(struct mls_group *g, struct codec_reader *r)
 	GUARD(read_dup(r, &g->identity, &g->identity_len));
 	GUARD(codec_read_bytes(r, g->sig_sk, sizeof(g->sig_sk)));
 	GUARD(codec_read_bytes(r, g->sig_pk, ED25519_KEY_LEN));
+	GUARD(crypto_ed25519_public(g->sig_sk, sig_pk));
+	if (!crypto_ct_equal(sig_pk, g->sig_pk, ED25519_KEY_LEN) ||
+	    !crypto_ct_equal(sig_pk, g->sig_sk + ED25519_KEY_LEN,
+			     ED25519_KEY_LEN))
+		return EPOCH_ERR_MALFORMED;
 	GUARD(read_dup(r, &g->gc_ext, &g->gc_ext_len));
 	GUARD(codec_read_u32(r, &g->me));
 	GUARD(codec_read_u64(r, &e->epoch));

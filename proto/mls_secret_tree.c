@@ -306,16 +306,71 @@ int mls_secret_tree_key(struct mls_secret_tree *t, uint32_t leaf,
 	return fetch(t->s, r, generation, FETCH_CONSUME, out);
 }
 
+/* The first secret of a ratchet of a leaf not started yet, derived from
+ * the nearest node that still holds a secret without changing the tree
+ * (a peek must leave no trace, not even a split). */
+static int unstarted_secret(const struct mls_secret_tree *t, uint32_t leaf,
+			    enum mls_ratchet_type type, uint8_t *out)
+{
+	uint32_t x = 2 * leaf, path[32];
+	uint8_t cur[MLS_MAX_NH], next[MLS_MAX_NH];
+	size_t n = 0, k, nh = t->s->nh;
+	int rc = EPOCH_OK;
+
+	if (t->have[x]) {
+		memcpy(cur, t->node[x], nh);
+	} else {
+		GUARD(mls_tree_direct_path(x, t->n_leaves, path, 32, &n));
+		for (k = 0; k < n && !t->have[path[k]]; k++)
+			;
+		if (k == n)
+			return EPOCH_ERR_STATE;
+		memcpy(cur, t->node[path[k]], nh);
+		/* Down from path[k] to the leaf: path[j - 1] (x below
+		 * path[0]) is the child of path[j]. */
+		for (size_t j = k + 1; rc == EPOCH_OK && j-- > 0;) {
+			uint32_t child = j ? path[j - 1] : x;
+			bool left = child == mls_tree_left(path[j]);
+
+			rc = mls_expand_with_label(
+				t->s, cur, nh, "tree",
+				(const uint8_t *)(left ? "left" : "right"),
+				left ? 4 : 5, next, nh);
+			memcpy(cur, next, nh);
+		}
+	}
+	if (rc == EPOCH_OK)
+		rc = mls_expand_with_label(
+			t->s, cur, nh,
+			type == MLS_RATCHET_HANDSHAKE ? "handshake" :
+							"application",
+			NULL, 0, out, nh);
+	crypto_wipe(cur, sizeof(cur));
+	crypto_wipe(next, sizeof(next));
+	return rc;
+}
+
 int mls_secret_tree_peek(struct mls_secret_tree *t, uint32_t leaf,
 			 enum mls_ratchet_type type, uint32_t generation,
 			 struct mls_ratchet_key *out)
 {
-	struct ratchet *r;
+	struct ratchet *r, tmp;
+	int rc;
 
-	if (!out)
+	if (!out || !t || leaf >= t->n_leaves ||
+	    (type != MLS_RATCHET_HANDSHAKE && type != MLS_RATCHET_APPLICATION))
 		return EPOCH_ERR_INVALID_ARG;
-	GUARD(ratchet_of(t, leaf, type, &r));
-	return fetch(t->s, r, generation, FETCH_PEEK, out);
+	r = &t->r[2 * leaf + (type == MLS_RATCHET_APPLICATION)];
+	if (r->started)
+		return fetch(t->s, r, generation, FETCH_PEEK, out);
+	memset(&tmp, 0, sizeof(tmp));
+	rc = unstarted_secret(t, leaf, type, tmp.secret);
+	if (rc == EPOCH_OK) {
+		tmp.started = 1;
+		rc = fetch(t->s, &tmp, generation, FETCH_PEEK, out);
+	}
+	crypto_wipe(&tmp, sizeof(tmp));
+	return rc;
 }
 
 int mls_secret_tree_consume(struct mls_secret_tree *t, uint32_t leaf,

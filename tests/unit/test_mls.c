@@ -275,6 +275,59 @@ static void test_secret_tree(void)
 	mls_secret_tree_free(t);
 }
 
+/* A peek leaves no trace, not even the splitting of tree nodes, and
+ * gives what consuming gives, for leaves not started yet in trees of
+ * several shapes. */
+static void test_secret_tree_peek(void)
+{
+	const struct mls_suite *s = mls_suite_get(1);
+	uint8_t root[32];
+	static const uint32_t sizes[] = { 1, 2, 3, 5, 8 };
+
+	for (size_t i = 0; i < 32; i++)
+		root[i] = (uint8_t)(7 * i + 1);
+	for (size_t k = 0; k < sizeof(sizes) / sizeof(sizes[0]); k++) {
+		uint32_t n = sizes[k];
+
+		for (uint32_t leaf = 0; leaf < n; leaf++) {
+			for (int type = 0; type < 2; type++) {
+				struct mls_secret_tree *a = NULL, *b = NULL;
+				struct mls_ratchet_key pk, ck;
+				struct codec_writer w1, w2;
+
+				codec_writer_init_dynamic(&w1, 1 << 16);
+				codec_writer_init_dynamic(&w2, 1 << 16);
+				if (CHECK_OK(mls_secret_tree_new(&a, s, root,
+								 n)) &&
+				    CHECK_OK(mls_secret_tree_new(&b, s, root,
+								 n)) &&
+				    /* start another leaf first: a split tree */
+				    (n == 1 ||
+				     CHECK_OK(mls_secret_tree_consume(
+					     a, (leaf + 1) % n,
+					     MLS_RATCHET_HANDSHAKE, 0))) &&
+				    CHECK_OK(mls_secret_tree_save(a, &w1)) &&
+				    CHECK_OK(mls_secret_tree_peek(
+					    a, leaf, type, 3, &pk)) &&
+				    CHECK_OK(mls_secret_tree_save(a, &w2)) &&
+				    CHECK_OK(mls_secret_tree_key(b, leaf, type,
+								 3, &ck))) {
+					CHECK(w1.len == w2.len &&
+					      CHECK_MEM(w1.buf, w2.buf,
+							w1.len));
+					CHECK(pk.generation == 3 &&
+					      CHECK_MEM(pk.key, ck.key, 16) &&
+					      CHECK_MEM(pk.nonce, ck.nonce, 12));
+				}
+				codec_writer_free(&w1);
+				codec_writer_free(&w2);
+				mls_secret_tree_free(a);
+				mls_secret_tree_free(b);
+			}
+		}
+	}
+}
+
 int main(int argc, char **argv)
 {
 	(void)argc;
@@ -285,5 +338,6 @@ int main(int argc, char **argv)
 	test_run("pq_schedule", test_pq_schedule);
 	test_run("psk", test_psk);
 	test_run("secret_tree", test_secret_tree);
+	test_run("secret_tree_peek", test_secret_tree_peek);
 	return test_main_end(argv[0]);
 }

@@ -261,7 +261,7 @@ out:
 
 enum kp_mut {
 	KPM_SIGNATURE, KPM_SUITE, KPM_VERSION, KPM_SOURCE, KPM_DUP_INIT,
-	KPM_CAPS_SUITE, KPM_CAPS_CRED, KPM_X509, KPM_INIT_LEN,
+	KPM_CAPS_SUITE, KPM_CAPS_CRED, KPM_X509, KPM_INIT_LEN, KPM_LEAF_EXT,
 	KPM_TRUNCATED, KPM_LEAF_SIGNATURE,
 };
 
@@ -310,6 +310,13 @@ static int mutated_kp(const struct member *b, const struct mls_kp_secret *kp,
 	case KPM_INIT_LEN:
 		k->init_key.p = short_key;
 		k->init_key.len = sizeof(short_key);
+		break;
+	case KPM_LEAF_EXT:
+		/* a leaf extension its capabilities do not list */
+		k->leaf_node.extensions.n = 1;
+		k->leaf_node.extensions.v[0].type = 0xF0F0;
+		k->leaf_node.extensions.v[0].data.p = cert;
+		k->leaf_node.extensions.v[0].data.len = sizeof(cert);
 		break;
 	default:
 		break;
@@ -370,6 +377,8 @@ static void test_kp_validation(void)
 		{ KPM_CAPS_CRED, EPOCH_ERR_CAPABILITIES, "basic not in caps" },
 		{ KPM_X509, EPOCH_ERR_CREDENTIAL, "x509 credential" },
 		{ KPM_INIT_LEN, EPOCH_ERR_INVALID_KEY, "init key length" },
+		{ KPM_LEAF_EXT, EPOCH_ERR_CAPABILITIES,
+		  "leaf extension not in caps" },
 		{ KPM_TRUNCATED, EPOCH_ERR_TRUNCATED, "truncated" },
 	};
 	struct member a, b, c;
@@ -523,6 +532,22 @@ static void test_welcome_validation(void)
 		 EPOCH_ERR_CREDENTIAL);
 	CHECK_RC(mls_group_join(&gb, &b.cfg, kp, cw.buf, cw.len, &policy),
 		 EPOCH_ERR_MALFORMED);
+	/* A signature key pair that does not belong together; a Welcome
+	 * over the size limit. */
+	{
+		struct member bad = b;
+		uint8_t *big = calloc(1, (1u << 20) + 1);
+
+		bad.cfg.sig_pk = a.pk;
+		CHECK_RC(mls_group_join(&gb, &bad.cfg, kp, ww.buf, ww.len,
+					&policy),
+			 EPOCH_ERR_INVALID_KEY);
+		if (CHECK(big != NULL))
+			CHECK_RC(mls_group_join(&gb, &b.cfg, kp, big,
+						(1u << 20) + 1, &policy),
+				 EPOCH_ERR_TOO_LONG);
+		free(big);
+	}
 	/* None of that burned the KeyPackage. */
 	CHECK_OK(mls_group_apply(ga));
 	if (CHECK_OK(mls_group_join(&gb, &b.cfg, kp, ww.buf, ww.len,
@@ -538,6 +563,28 @@ out:
 }
 
 /* ---- commit and message validation --------------------------------------- */
+
+/* g refuses msg with `want` and its whole saved state (secret-tree
+ * positions included) is byte-for-byte what it was: "on any error the
+ * group is unchanged". */
+static void same_state_after(struct mls_group *g, const uint8_t *msg,
+			     size_t len, int want, const char *name)
+{
+	struct codec_writer before, after;
+	struct mls_received r;
+
+	codec_writer_init_dynamic(&before, 1 << 20);
+	codec_writer_init_dynamic(&after, 1 << 20);
+	if (CHECK_OK(mls_group_save(g, &before)) &&
+	    test_check_rc(mls_group_process(g, msg, len, &r), want, name,
+			  __FILE__, __LINE__) &&
+	    CHECK_OK(mls_group_save(g, &after)))
+		if (!CHECK(after.len == before.len) ||
+		    !CHECK_MEM(after.buf, before.buf, before.len))
+			test_note("state changed by: %s", name);
+	codec_writer_free(&before);
+	codec_writer_free(&after);
+}
 
 static void test_commit_validation(void)
 {
@@ -564,6 +611,8 @@ static void test_commit_validation(void)
 		{ MLS_FORGE_IDENTITY, false, EPOCH_ERR_CREDENTIAL,
 		  "new identity" },
 		{ MLS_FORGE_SENDER, true, EPOCH_ERR_SENDER, "sender is me" },
+		{ MLS_FORGE_SENDER, false, EPOCH_ERR_SENDER,
+		  "sender is me (private)" },
 	};
 	struct member a, b;
 	struct mls_group *ga = NULL, *gb = NULL;
@@ -585,9 +634,8 @@ static void test_commit_validation(void)
 						      NULL, 0, NULL, &w,
 						      NULL)))
 			continue;
-		test_check_rc(mls_group_process(gb, w.buf, w.len, &r),
-			      cases[i].want, cases[i].name, __FILE__,
-			      __LINE__);
+		same_state_after(gb, w.buf, w.len, cases[i].want,
+				 cases[i].name);
 		CHECK_EQ_U64(mls_group_epoch(gb), 1);
 		CHECK_OK(mls_group_discard(ga));
 	}
@@ -601,14 +649,14 @@ static void test_commit_validation(void)
 	if (CHECK_OK(mls_group_encrypt(ga, NULL, 0, (const uint8_t *)"x", 1,
 				       &w))) {
 		w.buf[w.len - 1] ^= 1;
-		CHECK_RC(mls_group_process(gb, w.buf, w.len, &r),
-			 EPOCH_ERR_AUTH);
+		same_state_after(gb, w.buf, w.len, EPOCH_ERR_AUTH,
+				 "tampered application message");
 	}
 	if (CHECK_OK(mls_group_encrypt(ga, NULL, 0, (const uint8_t *)"y", 1,
 				       &app))) {
 		CHECK_OK(mls_group_process(gb, app.buf, app.len, &r));
-		CHECK_RC(mls_group_process(gb, app.buf, app.len, &r),
-			 EPOCH_ERR_GENERATION);
+		same_state_after(gb, app.buf, app.len, EPOCH_ERR_GENERATION,
+				 "replayed application message");
 	}
 	app.len = 0;
 	CHECK_OK(mls_group_encrypt(ga, NULL, 0, (const uint8_t *)"z", 1,
