@@ -14,10 +14,11 @@
  * packet socket on gw1's link to gw2 saw exactly that many outgoing ESP
  * packets with the right SPI and no plaintext, and that xfrm_flush removes
  * the 2 SAs and 3 policies of each gateway and nothing else.
- * Further cases: soft expiry by packet count on the listener, the error
- * paths (unknown algorithm, bad key length, duplicate SPI, duplicate policy)
- * leaving the kernel's SA and policy set unchanged, and xfrm_flush sparing
- * an SA and a policy outside the context's reqid range.
+ * Further cases: soft and hard expiry by packet count on the listener,
+ * the error paths (unknown algorithm, bad key length, duplicate SPI,
+ * duplicate policy, deleting a missing SA) leaving the kernel's SA and
+ * policy set unchanged, and xfrm_flush sparing an SA and a policy outside
+ * the context's reqid range.
  */
 #include "xfrm/xfrm.h"
 
@@ -125,8 +126,9 @@ static int wait_in(int fd, int ms)
 }
 
 /* Sends n datagrams from site1 (ip1) to site2 (ip2), which echoes each
- * back; returns how many came back intact. */
-static int udp_echo(const char *ip1, const char *ip2, int n)
+ * back; returns how many came back intact (stops at the first that does
+ * not within wait_ms). */
+static int udp_echo_wait(const char *ip1, const char *ip2, int n, int wait_ms)
 {
 	struct sa_addr a1, a2, from;
 	int fam = strchr(ip1, ':') ? AF_INET6 : AF_INET;
@@ -153,7 +155,7 @@ static int udp_echo(const char *ip1, const char *ip2, int n)
 			printf("udp_echo %d: send: %s\n", i, strerror(errno));
 			break;
 		}
-		if (!wait_in(s2, WAIT_MS)) {
+		if (!wait_in(s2, wait_ms)) {
 			printf("udp_echo %d: site2 received nothing\n", i);
 			break;
 		}
@@ -169,7 +171,7 @@ static int udp_echo(const char *ip1, const char *ip2, int n)
 			printf("udp_echo %d: echo: %s\n", i, strerror(errno));
 			break;
 		}
-		if (!wait_in(s1, WAIT_MS)) {
+		if (!wait_in(s1, wait_ms)) {
 			printf("udp_echo %d: no echo at site1\n", i);
 			break;
 		}
@@ -186,6 +188,11 @@ out:
 	if (s2 >= 0)
 		close(s2);
 	return ok;
+}
+
+static int udp_echo(const char *ip1, const char *ip2, int n)
+{
+	return udp_echo_wait(ip1, ip2, n, WAIT_MS);
 }
 
 /* Runs "ip netns exec SITE1 ping -c N_PING ... ip2"; returns the number of
@@ -332,7 +339,7 @@ static void wire_count(struct wire *w, uint32_t spi)
 	}
 }
 
-/* ---- tunnels -------------------------------------------------------------- */
+/* ---- tunnels ------------------------------------------------------------- */
 
 struct tunnel {
 	const char *name;
@@ -546,7 +553,7 @@ out:
 	test_end();
 }
 
-/* ---- soft expiry ------------------------------------------------------------ */
+/* ---- soft expiry --------------------------------------------------------- */
 
 /* Soft packet limit 5 on all four SAs, 10 echoes: each gateway reports a
  * soft (not hard) expiry for both of its SAs, and traffic keeps flowing
@@ -632,7 +639,80 @@ out:
 	test_end();
 }
 
-/* ---- error paths ------------------------------------------------------------- */
+/* Hard packet limit 8 on all four SAs: 8 echoes pass; the 9th datagram
+ * finds gw1's outbound SA at its limit, is dropped, and the kernel reports
+ * a hard expiry for exactly that SA and deletes it (the other three SAs
+ * carried 8 packets each and stay). */
+static void test_hard_expiry(void)
+{
+	struct tunnel t = {
+		.name = "hard expiry by packet count",
+		.aead = XFRM_AEAD_CHACHA20_POLY1305,
+		.outer = AF_INET, .inner = AF_INET,
+		.spi12 = 0x5e000211, .spi21 = 0x5e000212,
+		.reqid = REQID_LO + 5,
+		.lft = { .hard_packets = 8 },
+	};
+	const char *ip1 = site_ip(AF_INET, 1), *ip2 = site_ip(AF_INET, 2);
+	struct xfrm_listener *l = NULL;
+	struct xfrm_sa_stats st;
+	struct timespec t0, now;
+	int hard12 = 0, other = 0;
+
+	test_begin("%s", t.name);
+	if (!CHECK_RC(xfrm_listener_open(&l, ns_gw1, REQID_LO, REQID_HI), 0))
+		goto out;
+	if (!tunnel_install(&t))
+		goto out;
+	CHECK_RC(udp_echo(ip1, ip2, 8), 8);
+	/* The 9th must not arrive; 2 s is ample when it would (about 1 ms
+	 * round trip under emulation). */
+	printf("  a 9th datagram, to be dropped at gw1:\n");
+	CHECK_RC(udp_echo_wait(ip1, ip2, 1, 2000), 0);
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	while (hard12 == 0) {
+		struct pollfd p = { .fd = xfrm_listener_fd(l), .events = POLLIN };
+		struct xfrm_expire ev[8];
+		size_t n = 0, i;
+
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if (now.tv_sec - t0.tv_sec > 30)
+			break;
+		if (poll(&p, 1, 1000) <= 0)
+			continue;
+		if (!CHECK_RC(xfrm_listener_read(l, ev, 8, &n), 0))
+			break;
+		for (i = 0; i < n; i++) {
+			printf("  gw1: %s expiry spi 0x%08x\n",
+			       ev[i].hard ? "hard" : "soft", ev[i].spi);
+			if (ev[i].hard && ev[i].spi == t.spi12 &&
+			    ev[i].reqid == t.reqid)
+				hard12++;
+			else
+				other++;
+		}
+	}
+	CHECK(hard12 == 1);
+	CHECK(other == 0);
+	/* The expired SA is gone, its peer SA saw the 8 packets. */
+	CHECK_RC(xfrm_sa_stats(x1, &t.sa12.dst, t.spi12, &st), -ENOENT);
+	if (CHECK_RC(xfrm_sa_stats(x2, &t.sa12.dst, t.spi12, &st), 0))
+		CHECK_EQ_U64(st.packets, 8);
+	/* gw1 keeps its inbound SA and 3 policies. */
+	tunnel_flush_n(&t, 4, 5);
+	if (l)
+		xfrm_listener_close(l);
+	test_end();
+	return;
+out:
+	tunnel_flush(&t);
+	if (l)
+		xfrm_listener_close(l);
+	test_end();
+}
+
+/* ---- error paths --------------------------------------------------------- */
 
 static int mentions(const char *msg, const char *what)
 {
@@ -821,6 +901,7 @@ int main(int argc, char **argv)
 		run_tunnel(&tunnels[i]);
 	}
 	test_soft_expiry();
+	test_hard_expiry();
 	test_errors();
 	test_flush_spares_foreign();
 
