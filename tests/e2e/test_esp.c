@@ -231,7 +231,8 @@ static void kernel_set(const char *ns, char *buf, size_t cap)
 	FILE *f;
 
 	snprintf(cmd, sizeof(cmd),
-		 "ip -n %s xfrm state list 2>&1; ip -n %s xfrm policy list 2>&1",
+		 "ip -n %s xfrm state list 2>&1; "
+		 "ip -n %s xfrm policy list 2>&1",
 		 ns, ns);
 	buf[0] = 0;
 	f = popen(cmd, "r");
@@ -462,7 +463,8 @@ static int tunnel_install(struct tunnel *t)
 	for (i = 0; i < 6; i++)
 		ok &= CHECK_RC(xfrm_policy_add(i < 3 ? x1 : x2, &t->pol[i]), 0);
 	if (!ok)
-		printf("  gw1: %s\n  gw2: %s\n", xfrm_error(x1), xfrm_error(x2));
+		printf("  gw1: %s\n  gw2: %s\n", xfrm_error(x1),
+		       xfrm_error(x2));
 	return ok;
 }
 
@@ -672,7 +674,8 @@ static void test_hard_expiry(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	while (hard12 == 0) {
-		struct pollfd p = { .fd = xfrm_listener_fd(l), .events = POLLIN };
+		struct pollfd p = { .fd = xfrm_listener_fd(l),
+				    .events = POLLIN };
 		struct xfrm_expire ev[8];
 		size_t n = 0, i;
 
