@@ -62,7 +62,8 @@ up() {
 	# gw1: creates both of its links (peers straight into site1 / gw2).
 	ip -n "$g1" -batch - <<-EOF || return 1
 	link set lo up
-	link add s1 address $m_g1s1 type veth peer name eth0 address $m_s1 netns $s1
+	link add s1 address $m_g1s1 type veth \
+	    peer name eth0 address $m_s1 netns $s1
 	link add g1 address $m_g1 type veth peer name g2 address $m_g2 netns $g2
 	link set s1 addrgenmode none
 	link set g1 addrgenmode none
@@ -79,7 +80,8 @@ up() {
 	EOF
 	ip -n "$g2" -batch - <<-EOF || return 1
 	link set lo up
-	link add s2 address $m_g2s2 type veth peer name eth0 address $m_s2 netns $s2
+	link add s2 address $m_g2s2 type veth \
+	    peer name eth0 address $m_s2 netns $s2
 	link set s2 addrgenmode none
 	link set g2 addrgenmode none
 	addr add 203.0.113.1/24 dev s2
@@ -117,7 +119,8 @@ up() {
 	for n in "$g1" "$g2"; do
 		ip netns exec "$n" sh -c '
 			echo 1 >/proc/sys/net/ipv4/ip_forward &&
-			echo 1 >/proc/sys/net/ipv6/conf/all/forwarding' || return 1
+			echo 1 >/proc/sys/net/ipv6/conf/all/forwarding' ||
+			return 1
 	done
 	return 0
 }

@@ -44,14 +44,20 @@ if [ -z "$deb" ]; then
 		apt-get update >/dev/null
 		pkg=$(find_pkg)
 	fi
-	[ -n "$pkg" ] || { echo "vm-build: no linux-image-amd64 in apt" >&2; exit 1; }
+	if [ -z "$pkg" ]; then
+		echo "vm-build: no linux-image-amd64 in apt" >&2
+		exit 1
+	fi
 	echo "vm-build: downloading $pkg (Debian package, about 70 MB)"
 	# apt-get download writes into the current directory. As root it
 	# warns that _apt cannot read it; harmless.
 	(cd "$dir/cache" && apt-get download -q "$pkg" 2>&1 |
 		grep -v 'unsandboxed' || :)
 	deb=$(ls "$dir"/cache/"${pkg}"_*.deb 2>/dev/null | tail -n 1 || :)
-	[ -n "$deb" ] || { echo "vm-build: download of $pkg failed" >&2; exit 1; }
+	if [ -z "$deb" ]; then
+		echo "vm-build: download of $pkg failed" >&2
+		exit 1
+	fi
 fi
 
 tmp=$dir/unpack.$$

@@ -51,7 +51,9 @@ case $cwd in /tmp|/tmp/*) cwd=/ ;; esac
 # shared root; kernel parameters cannot carry spaces or quotes).
 mkdir -p "$vmdir/run"
 vmdir=$(cd "$vmdir" && pwd)
-case $vmdir in /tmp|/tmp/*) die "VM_DIR $vmdir: the guest's /tmp is its own" ;; esac
+case $vmdir in
+/tmp|/tmp/*) die "VM_DIR $vmdir: the guest's /tmp is its own" ;;
+esac
 run=$vmdir/run/cmd.$$
 log=$vmdir/run/console.$$
 pid=
@@ -80,16 +82,18 @@ append="console=ttyS0 quiet panic=-1 vmcmd=$run.sh"
 # qboot (a minimal firmware shipped with qemu) boots a little faster than
 # SeaBIOS and prints nothing; SeaBIOS is the fallback.
 bios() {
-	[ -f /usr/share/qemu/qboot.rom ] && echo "-bios /usr/share/qemu/qboot.rom"
+	f=/usr/share/qemu/qboot.rom
+	[ -f $f ] && echo "-bios $f"
 }
+remap=',multidevs=remap'
 set -- -accel tcg -cpu max -m "$mem" -smp 1 -nographic -no-reboot \
 	-nic none -device isa-debug-exit,iobase=0xf4,iosize=0x04 \
 	$(bios) \
 	-kernel "$vmdir/vmlinuz" -initrd "$vmdir/initrd.gz" \
-	-virtfs local,path=/,mount_tag=host,security_model=none,readonly=on,multidevs=remap
+	-virtfs local,path=/,mount_tag=host,security_model=none,readonly=on$remap
 if [ -n "$out" ]; then
 	set -- "$@" -virtfs \
-		"local,path=$out,mount_tag=out,security_model=none,multidevs=remap"
+		"local,path=$out,mount_tag=out,security_model=none$remap"
 	append="$append vmout=$out"
 fi
 
