@@ -297,26 +297,13 @@ fuzz: $(FUZZ_BIN)
 # (netns/probe-esp.sh) and runs them here, or else inside a qemu VM
 # (netns/vm.sh) booting Debian's kernel; netns/vm-build.sh downloads that
 # package (apt-get download) and builds build/vm/{vmlinuz,initrd.gz} once.
-# Needs root. The programs are built only once xfrm/ has sources.
-XFRM_SRC  := $(sort $(wildcard xfrm/*.c))
-XFRM_OBJ  := $(XFRM_SRC:%.c=$(BUILD)/obj/%.o)
-LIBXFRM   := $(BUILD)/lib/libxfrm.a
-MNL_LIBS  := $(shell pkg-config --libs libmnl 2>/dev/null || echo -lmnl)
-E2E_SRC   := $(if $(XFRM_SRC),$(sort $(wildcard tests/e2e/test_*.c)))
+# Needs root. Every tests/e2e/test_*.c is built (rule next to the unit
+# tests') and run by tests/e2e/run.sh with the namespace names as arguments.
+E2E_SRC   := $(sort $(wildcard tests/e2e/test_*.c))
 E2E_BIN   := $(E2E_SRC:tests/e2e/%.c=$(BUILD)/tests/e2e/%)
 E2E_CHECK := tests/e2e/check-e2e.sh $(BUILD)
 
 .PHONY: check-e2e vm-assets
-
-$(LIBXFRM): $(XFRM_OBJ)
-	@mkdir -p $(dir $@)
-	$(Q)rm -f $@ && ar rcs $@ $^
-
-$(BUILD)/tests/e2e/%: $(BUILD)/obj/tests/e2e/%.o $(TESTLIB_OBJ) $(LIBXFRM) \
-		$(LIBPROTO)
-	@mkdir -p $(dir $@)
-	@[ "$(V)" != 0 ] || echo "  LD  $@"
-	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(MNL_LIBS) $(LDLIBS)
 
 # (Not in the sanitizer trees: check-e2e runs the normal build's programs.)
 all: $(if $(SAN),,$(E2E_BIN))
