@@ -208,7 +208,8 @@ static struct nlmsghdr *req_header(void *buf, size_t cap, uint16_t type,
 {
 	struct nlmsghdr *nlh;
 
-	if (cap < XFRM_REQ_BUF || MNL_ALIGN(extra) + 64 > cap) {
+	if (cap < XFRM_REQ_BUF || MNL_ALIGN(extra) + 64 > cap ||
+	    ((uintptr_t)buf & 7)) {
 		errno = EINVAL;
 		return NULL;
 	}
@@ -491,39 +492,40 @@ struct nlmsghdr *xfrm_build_dump(void *buf, size_t cap, uint16_t type)
 
 int xfrm_parse_sa_stats(const struct nlmsghdr *nlh, struct xfrm_sa_stats *st)
 {
-	const struct xfrm_usersa_info *p;
+	struct xfrm_usersa_info p;
 
 	if (nlh->nlmsg_type != XFRM_MSG_NEWSA ||
-	    nlh->nlmsg_len < mnl_nlmsg_size(sizeof(*p)))
+	    nlh->nlmsg_len < mnl_nlmsg_size(sizeof(p)))
 		return -EINVAL;
-	p = mnl_nlmsg_get_payload(nlh);
-	st->bytes = p->curlft.bytes;
-	st->packets = p->curlft.packets;
-	st->add_time = p->curlft.add_time;
-	st->use_time = p->curlft.use_time;
-	st->replay_errors = p->stats.replay;
-	st->integrity_failed = p->stats.integrity_failed;
+	/* Copied: a message in a datagram is only 4-byte aligned. */
+	memcpy(&p, mnl_nlmsg_get_payload(nlh), sizeof(p));
+	st->bytes = p.curlft.bytes;
+	st->packets = p.curlft.packets;
+	st->add_time = p.curlft.add_time;
+	st->use_time = p.curlft.use_time;
+	st->replay_errors = p.stats.replay;
+	st->integrity_failed = p.stats.integrity_failed;
 	return 0;
 }
 
 int xfrm_parse_expire(const struct nlmsghdr *nlh, uint32_t lo, uint32_t hi,
 		      struct xfrm_expire *ev)
 {
-	const struct xfrm_user_expire *e;
+	struct xfrm_user_expire e;
 
 	if (nlh->nlmsg_type != XFRM_MSG_EXPIRE)
 		return 0;
-	if (nlh->nlmsg_len < mnl_nlmsg_size(sizeof(*e)))
+	if (nlh->nlmsg_len < mnl_nlmsg_size(sizeof(e)))
 		return -EINVAL;
-	e = mnl_nlmsg_get_payload(nlh);
-	if (e->state.family != AF_INET && e->state.family != AF_INET6)
+	memcpy(&e, mnl_nlmsg_get_payload(nlh), sizeof(e));
+	if (e.state.family != AF_INET && e.state.family != AF_INET6)
 		return -EINVAL;
-	if (e->state.reqid < lo || e->state.reqid > hi)
+	if (e.state.reqid < lo || e.state.reqid > hi)
 		return 0;
-	addr_from_k(&ev->dst, &e->state.id.daddr, e->state.family);
-	ev->spi = ntohl(e->state.id.spi);
-	ev->reqid = e->state.reqid;
-	ev->hard = e->hard != 0;
+	addr_from_k(&ev->dst, &e.state.id.daddr, e.state.family);
+	ev->spi = ntohl(e.state.id.spi);
+	ev->reqid = e.state.reqid;
+	ev->hard = e.hard != 0;
 	return 1;
 }
 
@@ -774,13 +776,13 @@ static void alloc_drop(struct xfrm_ctx *x, const struct xfrm_addr *dst,
 
 static int allocspi_cb(const struct nlmsghdr *nlh, void *data)
 {
-	const struct xfrm_usersa_info *p;
+	struct xfrm_usersa_info p;
 
 	if (nlh->nlmsg_type != XFRM_MSG_NEWSA ||
-	    nlh->nlmsg_len < mnl_nlmsg_size(sizeof(*p)))
+	    nlh->nlmsg_len < mnl_nlmsg_size(sizeof(p)))
 		return -EBADMSG;
-	p = mnl_nlmsg_get_payload(nlh);
-	*(uint32_t *)data = ntohl(p->id.spi);
+	memcpy(&p, mnl_nlmsg_get_payload(nlh), sizeof(p));
+	*(uint32_t *)data = ntohl(p.id.spi);
 	return 0;
 }
 
@@ -788,7 +790,7 @@ int xfrm_alloc_spi(struct xfrm_ctx *x, const struct xfrm_addr *src,
 		   const struct xfrm_addr *dst, uint32_t reqid, uint32_t min,
 		   uint32_t max, uint32_t *spi)
 {
-	char buf[XFRM_REQ_BUF], what[160], a[INET6_ADDRSTRLEN + 16], ext[160];
+	_Alignas(8) char buf[XFRM_REQ_BUF], what[160], a[INET6_ADDRSTRLEN + 16], ext[160];
 	struct nlmsghdr *nlh;
 	uint32_t got = 0;
 	int rc;
@@ -836,7 +838,7 @@ static const char *sa_hint(int rc, const struct xfrm_sa *sa, char *buf,
 
 int xfrm_sa_add(struct xfrm_ctx *x, const struct xfrm_sa *sa)
 {
-	char buf[XFRM_REQ_BUF], what[160], why[96], ext[160];
+	_Alignas(8) char buf[XFRM_REQ_BUF], what[160], why[96], ext[160];
 	struct nlmsghdr *nlh;
 	const char *invalid;
 	bool upd = alloc_find(x, &sa->dst, sa->spi) >= 0;
@@ -877,14 +879,14 @@ struct sa_list {
 static int sa_dump_cb(const struct nlmsghdr *nlh, void *data)
 {
 	struct sa_list *l = data;
-	const struct xfrm_usersa_info *p;
+	struct xfrm_usersa_info info, *p = &info;
 	const struct nlattr *a;
 	struct sa_ent *e;
 
 	if (nlh->nlmsg_type != XFRM_MSG_NEWSA ||
 	    nlh->nlmsg_len < mnl_nlmsg_size(sizeof(*p)))
 		return 0;
-	p = mnl_nlmsg_get_payload(nlh);
+	memcpy(p, mnl_nlmsg_get_payload(nlh), sizeof(*p));
 	if (p->family != AF_INET && p->family != AF_INET6)
 		return 0;
 	if (l->n == l->cap) {
@@ -916,7 +918,7 @@ static int sa_dump_cb(const struct nlmsghdr *nlh, void *data)
 
 static int sa_dump(struct xfrm_ctx *x, struct sa_list *l, char *ext)
 {
-	char buf[XFRM_REQ_BUF];
+	_Alignas(8) char buf[XFRM_REQ_BUF];
 	struct nlmsghdr *nlh = xfrm_build_dump(buf, sizeof(buf),
 					       XFRM_MSG_GETSA);
 
@@ -952,7 +954,7 @@ static int sa_by_id(struct xfrm_ctx *x, uint16_t type,
 		    const struct xfrm_addr *dst, uint32_t spi, msg_cb cb,
 		    void *data, char *ext)
 {
-	char buf[XFRM_REQ_BUF];
+	_Alignas(8) char buf[XFRM_REQ_BUF];
 	struct nlmsghdr *nlh;
 	uint32_t mark = 0, mask = 0;
 	int rc;
@@ -1053,7 +1055,7 @@ static const char *policy_hint(int rc)
 static int policy_req(struct xfrm_ctx *x, const struct xfrm_policy *p,
 		      uint16_t type, const char *verb)
 {
-	char buf[XFRM_REQ_BUF], what[200], ext[160];
+	_Alignas(8) char buf[XFRM_REQ_BUF], what[200], ext[160];
 	struct nlmsghdr *nlh;
 	int rc;
 
@@ -1180,7 +1182,7 @@ struct pol_list {
 static int pol_dump_cb(const struct nlmsghdr *nlh, void *data)
 {
 	struct pol_list *l = data;
-	const struct xfrm_userpolicy_info *p;
+	struct xfrm_userpolicy_info info, *p = &info;
 	const struct nlattr *a;
 	struct pol_ent e;
 	int ntmpl = 0, ours = 1;
@@ -1188,7 +1190,7 @@ static int pol_dump_cb(const struct nlmsghdr *nlh, void *data)
 	if (nlh->nlmsg_type != XFRM_MSG_NEWPOLICY ||
 	    nlh->nlmsg_len < mnl_nlmsg_size(sizeof(*p)))
 		return 0;
-	p = mnl_nlmsg_get_payload(nlh);
+	memcpy(p, mnl_nlmsg_get_payload(nlh), sizeof(*p));
 	memset(&e, 0, sizeof(e));
 	mnl_attr_for_each(a, nlh, sizeof(*p)) {
 		const void *v = mnl_attr_get_payload(a);
@@ -1245,7 +1247,7 @@ static int pol_dump_cb(const struct nlmsghdr *nlh, void *data)
 
 int xfrm_flush(struct xfrm_ctx *x)
 {
-	char buf[XFRM_REQ_BUF], what[200], ext[160];
+	_Alignas(8) char buf[XFRM_REQ_BUF], what[200], ext[160];
 	struct pol_list pl = { .lo = x->lo, .hi = x->hi };
 	struct sa_list sl;
 	struct nlmsghdr *nlh;

@@ -6,7 +6,7 @@
  * The process first moves into network and mount namespaces of its own
  * (unshare), so nothing it does is seen by the host or by other tests;
  * a second private network namespace, named under a private tmpfs on
- * /run/netns, checks xfrm_open(name). Everything else runs in the first.
+ * /run, checks xfrm_open(name). Everything else runs in the first.
  *
  * Without ESP (the development host: XFRM but no ESP, no GCM): policies
  * add/update/delete as seen by `ip xfrm policy`, duplicate policy EEXIST,
@@ -177,13 +177,13 @@ static void test_open_named(void)
 	int fd;
 
 	snprintf(ns_name, sizeof(ns_name), "epxh%d", (int)getpid());
-	/* A private tmpfs on /run/netns in our own mount namespace: the
-	 * name is seen by this process (and its children) only. */
+	/* A private tmpfs on /run in our own mount namespace: the name is
+	 * seen by this process (and its children) only, and nothing is
+	 * created on the host's /run. */
 	if (!CHECK(unshare(CLONE_NEWNS) == 0) ||
-	    !CHECK(mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) == 0))
-		return;
-	mkdir("/run/netns", 0755);
-	if (!CHECK(mount("tmpfs", "/run/netns", "tmpfs", 0, "size=64k") == 0))
+	    !CHECK(mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) == 0) ||
+	    !CHECK(mount("tmpfs", "/run", "tmpfs", 0, "size=64k") == 0) ||
+	    !CHECK(mkdir("/run/netns", 0755) == 0))
 		return;
 	snprintf(out, sizeof(out), "/run/netns/%s", ns_name);
 	fd = open(out, O_CREAT | O_RDONLY | O_CLOEXEC, 0444);

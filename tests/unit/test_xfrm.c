@@ -16,7 +16,7 @@
 
 #include "tests/lib/test.h"
 
-static char buf[XFRM_REQ_BUF];
+static _Alignas(8) char buf[XFRM_REQ_BUF];
 
 static void addr(struct xfrm_addr *a, const char *s)
 {
@@ -369,8 +369,14 @@ static void test_build_sa_invalid(void)
 
 	sa_init(&sa, XFRM_AEAD_AES128_GCM);
 	CHECK(xfrm_build_sa(buf, sizeof(buf), XFRM_MSG_NEWSA, &sa) != NULL);
-	/* A buffer smaller than XFRM_REQ_BUF is refused. */
+	/* A buffer smaller than XFRM_REQ_BUF, or misaligned, is refused. */
 	CHECK(xfrm_build_sa(buf, 100, XFRM_MSG_NEWSA, &sa) == NULL);
+	{
+		static _Alignas(8) char big[XFRM_REQ_BUF + 8];
+
+		CHECK(xfrm_build_sa(big + 4, XFRM_REQ_BUF, XFRM_MSG_NEWSA,
+				    &sa) == NULL);
+	}
 	b = sa;
 	b.aead = (enum xfrm_aead)77;
 	errno = 0;
