@@ -1362,8 +1362,11 @@ int xfrm_listener_read(struct xfrm_listener *l, struct xfrm_expire *ev,
 	/* The kernel sends one event per datagram, so stopping at cap
 	 * datagrams loses nothing: the rest stays queued. */
 	while (*n < cap) {
-		ssize_t r = recv(mnl_socket_get_fd(l->nl), l->rbuf, RBUF_SIZE,
-				 MSG_DONTWAIT);
+		struct sockaddr_nl from;
+		socklen_t flen = sizeof(from);
+		ssize_t r = recvfrom(mnl_socket_get_fd(l->nl), l->rbuf,
+				     RBUF_SIZE, MSG_DONTWAIT,
+				     (struct sockaddr *)&from, &flen);
 		const struct nlmsghdr *m = (const void *)l->rbuf;
 		int len;
 
@@ -1378,10 +1381,12 @@ int xfrm_listener_read(struct xfrm_listener *l, struct xfrm_expire *ev,
 			}
 			return -errno;
 		}
+		/* Only the kernel's: a privileged process could also send
+		 * to the group. */
+		if (flen < sizeof(from) || from.nl_pid != 0)
+			continue;
 		len = (int)r;
 		for (; mnl_nlmsg_ok(m, len); m = mnl_nlmsg_next(m, &len)) {
-			if (m->nlmsg_pid != 0) /* only the kernel's */
-				continue;
 			if (*n < cap &&
 			    xfrm_parse_expire(m, l->lo, l->hi, &ev[*n]) == 1)
 				(*n)++;
