@@ -42,7 +42,7 @@ struct xfrm_listener {
 	char *rbuf;
 };
 
-/* ---- small helpers -------------------------------------------------------- */
+/* ---- small helpers ------------------------------------------------------- */
 
 const char *xfrm_errno_name(int err)
 {
@@ -280,7 +280,7 @@ static const char *sa_invalid(const struct xfrm_sa *sa, char *buf,
 	return NULL;
 }
 
-/* ---- builders ------------------------------------------------------------- */
+/* ---- builders ------------------------------------------------------------ */
 
 struct nlmsghdr *xfrm_build_sa(void *buf, size_t cap, uint16_t type,
 			       const struct xfrm_sa *sa)
@@ -488,7 +488,7 @@ struct nlmsghdr *xfrm_build_dump(void *buf, size_t cap, uint16_t type)
 	return req_header(buf, cap, type, NLM_F_REQUEST | NLM_F_DUMP, 0);
 }
 
-/* ---- parsers -------------------------------------------------------------- */
+/* ---- parsers ------------------------------------------------------------- */
 
 int xfrm_parse_sa_stats(const struct nlmsghdr *nlh, struct xfrm_sa_stats *st)
 {
@@ -529,7 +529,7 @@ int xfrm_parse_expire(const struct nlmsghdr *nlh, uint32_t lo, uint32_t hi,
 	return 1;
 }
 
-/* ---- namespaces and sockets ----------------------------------------------- */
+/* ---- namespaces and sockets ---------------------------------------------- */
 
 /* Enters /run/netns/NAME (if name); *saved gets the caller's namespace to
  * return to with netns_leave, -1 when nothing was changed. */
@@ -651,7 +651,7 @@ const char *xfrm_error(const struct xfrm_ctx *x)
 	return x ? x->err : "";
 }
 
-/* ---- request / answer ----------------------------------------------------- */
+/* ---- request / answer ---------------------------------------------------- */
 
 typedef int (*msg_cb)(const struct nlmsghdr *nlh, void *data);
 
@@ -695,9 +695,10 @@ static int talk(struct xfrm_ctx *x, struct nlmsghdr *nlh, msg_cb cb,
 			const struct nlmsgerr *e;
 			unsigned off;
 
+			/* A stale answer to an earlier request: skip. */
 			if (m->nlmsg_seq != seq ||
 			    !mnl_nlmsg_portid_ok(m, x->portid))
-				continue; /* stale answer to an earlier request */
+				continue;
 			if (m->nlmsg_type == NLMSG_DONE)
 				return cb_rc;
 			if (m->nlmsg_type != NLMSG_ERROR) {
@@ -749,7 +750,7 @@ static void describe_sa(char *buf, size_t cap, const char *verb,
 		 xfrm_addr_str(dst, a, sizeof(a)));
 }
 
-/* ---- SAs ------------------------------------------------------------------ */
+/* ---- SAs ----------------------------------------------------------------- */
 
 static int alloc_find(const struct xfrm_ctx *x, const struct xfrm_addr *dst,
 		      uint32_t spi)
@@ -790,7 +791,8 @@ int xfrm_alloc_spi(struct xfrm_ctx *x, const struct xfrm_addr *src,
 		   const struct xfrm_addr *dst, uint32_t reqid, uint32_t min,
 		   uint32_t max, uint32_t *spi)
 {
-	_Alignas(8) char buf[XFRM_REQ_BUF], what[160], a[INET6_ADDRSTRLEN + 16], ext[160];
+	_Alignas(8) char buf[XFRM_REQ_BUF];
+	char what[160], a[INET6_ADDRSTRLEN + 16], ext[160];
 	struct nlmsghdr *nlh;
 	uint32_t got = 0;
 	int rc;
@@ -838,7 +840,8 @@ static const char *sa_hint(int rc, const struct xfrm_sa *sa, char *buf,
 
 int xfrm_sa_add(struct xfrm_ctx *x, const struct xfrm_sa *sa)
 {
-	_Alignas(8) char buf[XFRM_REQ_BUF], what[160], why[96], ext[160];
+	_Alignas(8) char buf[XFRM_REQ_BUF];
+	char what[160], why[96], ext[160];
 	struct nlmsghdr *nlh;
 	const char *invalid;
 	bool upd = alloc_find(x, &sa->dst, sa->spi) >= 0;
@@ -1012,7 +1015,7 @@ int xfrm_sa_stats(struct xfrm_ctx *x, const struct xfrm_addr *dst,
 	return 0;
 }
 
-/* ---- policies ------------------------------------------------------------- */
+/* ---- policies ------------------------------------------------------------ */
 
 static const char *dir_name(enum xfrm_dir d)
 {
@@ -1055,7 +1058,8 @@ static const char *policy_hint(int rc)
 static int policy_req(struct xfrm_ctx *x, const struct xfrm_policy *p,
 		      uint16_t type, const char *verb)
 {
-	_Alignas(8) char buf[XFRM_REQ_BUF], what[200], ext[160];
+	_Alignas(8) char buf[XFRM_REQ_BUF];
+	char what[200], ext[160];
 	struct nlmsghdr *nlh;
 	int rc;
 
@@ -1122,15 +1126,15 @@ int xfrm_socket_bypass(int fd, int family)
 	return 0;
 }
 
-/* ---- rollover ------------------------------------------------------------- */
+/* ---- rollover ------------------------------------------------------------ */
 
 static int step_fail(struct xfrm_ctx *x, int rc, int step, const char *what)
 {
 	char inner[sizeof(x->err)];
 
 	snprintf(inner, sizeof(inner), "%s", x->err);
-	snprintf(x->err, sizeof(x->err), "rollover step %d/4 (%s): %.440s", step,
-		 what, inner);
+	snprintf(x->err, sizeof(x->err), "rollover step %d/4 (%s): %.440s",
+		 step, what, inner);
 	return rc;
 }
 
@@ -1164,7 +1168,7 @@ int xfrm_rollover(struct xfrm_ctx *x, const struct xfrm_sa *new_in,
 	return 0;
 }
 
-/* ---- flush ---------------------------------------------------------------- */
+/* ---- flush --------------------------------------------------------------- */
 
 struct pol_ent {
 	struct xfrm_userpolicy_id id;
@@ -1247,7 +1251,8 @@ static int pol_dump_cb(const struct nlmsghdr *nlh, void *data)
 
 int xfrm_flush(struct xfrm_ctx *x)
 {
-	_Alignas(8) char buf[XFRM_REQ_BUF], what[200], ext[160];
+	_Alignas(8) char buf[XFRM_REQ_BUF];
+	char what[200], ext[160];
 	struct pol_list pl = { .lo = x->lo, .hi = x->hi };
 	struct sa_list sl;
 	struct nlmsghdr *nlh;
@@ -1316,7 +1321,7 @@ int xfrm_flush(struct xfrm_ctx *x)
 	return first ? first : count;
 }
 
-/* ---- expiry listener ------------------------------------------------------ */
+/* ---- expiry listener ----------------------------------------------------- */
 
 int xfrm_listener_open(struct xfrm_listener **out, const char *netns,
 		       uint32_t reqid_lo, uint32_t reqid_hi)

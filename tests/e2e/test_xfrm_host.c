@@ -52,7 +52,7 @@ static struct xfrm_ctx *x;
 static int have_esp = -1; /* unknown until probed */
 static char esp_reason[512];
 
-/* ---- helpers --------------------------------------------------------------- */
+/* ---- helpers ------------------------------------------------------------- */
 
 /* Runs a shell command in this process's namespaces; its output into buf
  * (NUL-terminated). Returns the exit status, -1 if it could not run. */
@@ -166,7 +166,7 @@ static double now_us(void)
 	return (double)t.tv_sec * 1e6 + (double)t.tv_nsec / 1e3;
 }
 
-/* ---- namespaces ------------------------------------------------------------ */
+/* ---- namespaces ---------------------------------------------------------- */
 
 static char ns_name[64];
 static int ns_a_fd = -1; /* the private namespace everything runs in */
@@ -225,7 +225,7 @@ static void test_open_named(void)
 	CHECK(before.st_ino == after.st_ino);
 }
 
-/* ---- policies -------------------------------------------------------------- */
+/* ---- policies ------------------------------------------------------------ */
 
 static void test_policies(void)
 {
@@ -305,7 +305,7 @@ static void test_policy_errors(void)
 	CHECK_RC(xfrm_policy_delete(x, &out), 0);
 }
 
-/* ---- SAs without ESP: the probe, ALLOCSPI, the refused SA ------------------ */
+/* ---- SAs without ESP: the probe, ALLOCSPI, the refused SA ---------------- */
 
 /* Tries to install an AEAD SA: decides have_esp. Without ESP the kernel's
  * answer must be the "algorithm not available" one, and nothing changes. */
@@ -415,7 +415,7 @@ static void test_alloc_spi(void)
 
 }
 
-/* ---- flush scope ----------------------------------------------------------- */
+/* ---- flush scope --------------------------------------------------------- */
 
 static void test_flush_scope(void)
 {
@@ -481,7 +481,7 @@ static void test_flush_scope(void)
 	xfrm_close(other);
 }
 
-/* ---- socket bypass, listener ----------------------------------------------- */
+/* ---- socket bypass, listener --------------------------------------------- */
 
 static void test_bypass(void)
 {
@@ -637,7 +637,7 @@ static void test_listener(void)
 	xfrm_listener_close(l);
 }
 
-/* ---- with ESP -------------------------------------------------------------- */
+/* ---- with ESP ------------------------------------------------------------ */
 
 static void test_sa_lifecycle(void)
 {
