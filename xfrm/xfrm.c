@@ -42,7 +42,7 @@ struct xfrm_listener {
 	char *rbuf;
 };
 
-/* ---- small helpers -------------------------------------------------------- */
+/* ---- small helpers ------------------------------------------------------- */
 
 const char *xfrm_errno_name(int err)
 {
@@ -208,7 +208,8 @@ static struct nlmsghdr *req_header(void *buf, size_t cap, uint16_t type,
 {
 	struct nlmsghdr *nlh;
 
-	if (cap < XFRM_REQ_BUF || MNL_ALIGN(extra) + 64 > cap) {
+	if (cap < XFRM_REQ_BUF || MNL_ALIGN(extra) + 64 > cap ||
+	    ((uintptr_t)buf & 7)) {
 		errno = EINVAL;
 		return NULL;
 	}
@@ -279,7 +280,7 @@ static const char *sa_invalid(const struct xfrm_sa *sa, char *buf,
 	return NULL;
 }
 
-/* ---- builders ------------------------------------------------------------- */
+/* ---- builders ------------------------------------------------------------ */
 
 struct nlmsghdr *xfrm_build_sa(void *buf, size_t cap, uint16_t type,
 			       const struct xfrm_sa *sa)
@@ -487,47 +488,48 @@ struct nlmsghdr *xfrm_build_dump(void *buf, size_t cap, uint16_t type)
 	return req_header(buf, cap, type, NLM_F_REQUEST | NLM_F_DUMP, 0);
 }
 
-/* ---- parsers -------------------------------------------------------------- */
+/* ---- parsers ------------------------------------------------------------- */
 
 int xfrm_parse_sa_stats(const struct nlmsghdr *nlh, struct xfrm_sa_stats *st)
 {
-	const struct xfrm_usersa_info *p;
+	struct xfrm_usersa_info p;
 
 	if (nlh->nlmsg_type != XFRM_MSG_NEWSA ||
-	    nlh->nlmsg_len < mnl_nlmsg_size(sizeof(*p)))
+	    nlh->nlmsg_len < mnl_nlmsg_size(sizeof(p)))
 		return -EINVAL;
-	p = mnl_nlmsg_get_payload(nlh);
-	st->bytes = p->curlft.bytes;
-	st->packets = p->curlft.packets;
-	st->add_time = p->curlft.add_time;
-	st->use_time = p->curlft.use_time;
-	st->replay_errors = p->stats.replay;
-	st->integrity_failed = p->stats.integrity_failed;
+	/* Copied: a message in a datagram is only 4-byte aligned. */
+	memcpy(&p, mnl_nlmsg_get_payload(nlh), sizeof(p));
+	st->bytes = p.curlft.bytes;
+	st->packets = p.curlft.packets;
+	st->add_time = p.curlft.add_time;
+	st->use_time = p.curlft.use_time;
+	st->replay_errors = p.stats.replay;
+	st->integrity_failed = p.stats.integrity_failed;
 	return 0;
 }
 
 int xfrm_parse_expire(const struct nlmsghdr *nlh, uint32_t lo, uint32_t hi,
 		      struct xfrm_expire *ev)
 {
-	const struct xfrm_user_expire *e;
+	struct xfrm_user_expire e;
 
 	if (nlh->nlmsg_type != XFRM_MSG_EXPIRE)
 		return 0;
-	if (nlh->nlmsg_len < mnl_nlmsg_size(sizeof(*e)))
+	if (nlh->nlmsg_len < mnl_nlmsg_size(sizeof(e)))
 		return -EINVAL;
-	e = mnl_nlmsg_get_payload(nlh);
-	if (e->state.family != AF_INET && e->state.family != AF_INET6)
+	memcpy(&e, mnl_nlmsg_get_payload(nlh), sizeof(e));
+	if (e.state.family != AF_INET && e.state.family != AF_INET6)
 		return -EINVAL;
-	if (e->state.reqid < lo || e->state.reqid > hi)
+	if (e.state.reqid < lo || e.state.reqid > hi)
 		return 0;
-	addr_from_k(&ev->dst, &e->state.id.daddr, e->state.family);
-	ev->spi = ntohl(e->state.id.spi);
-	ev->reqid = e->state.reqid;
-	ev->hard = e->hard != 0;
+	addr_from_k(&ev->dst, &e.state.id.daddr, e.state.family);
+	ev->spi = ntohl(e.state.id.spi);
+	ev->reqid = e.state.reqid;
+	ev->hard = e.hard != 0;
 	return 1;
 }
 
-/* ---- namespaces and sockets ----------------------------------------------- */
+/* ---- namespaces and sockets ---------------------------------------------- */
 
 /* Enters /run/netns/NAME (if name); *saved gets the caller's namespace to
  * return to with netns_leave, -1 when nothing was changed. */
@@ -649,7 +651,7 @@ const char *xfrm_error(const struct xfrm_ctx *x)
 	return x ? x->err : "";
 }
 
-/* ---- request / answer ----------------------------------------------------- */
+/* ---- request / answer ---------------------------------------------------- */
 
 typedef int (*msg_cb)(const struct nlmsghdr *nlh, void *data);
 
@@ -693,9 +695,10 @@ static int talk(struct xfrm_ctx *x, struct nlmsghdr *nlh, msg_cb cb,
 			const struct nlmsgerr *e;
 			unsigned off;
 
+			/* A stale answer to an earlier request: skip. */
 			if (m->nlmsg_seq != seq ||
 			    !mnl_nlmsg_portid_ok(m, x->portid))
-				continue; /* stale answer to an earlier request */
+				continue;
 			if (m->nlmsg_type == NLMSG_DONE)
 				return cb_rc;
 			if (m->nlmsg_type != NLMSG_ERROR) {
@@ -747,7 +750,7 @@ static void describe_sa(char *buf, size_t cap, const char *verb,
 		 xfrm_addr_str(dst, a, sizeof(a)));
 }
 
-/* ---- SAs ------------------------------------------------------------------ */
+/* ---- SAs ----------------------------------------------------------------- */
 
 static int alloc_find(const struct xfrm_ctx *x, const struct xfrm_addr *dst,
 		      uint32_t spi)
@@ -774,13 +777,13 @@ static void alloc_drop(struct xfrm_ctx *x, const struct xfrm_addr *dst,
 
 static int allocspi_cb(const struct nlmsghdr *nlh, void *data)
 {
-	const struct xfrm_usersa_info *p;
+	struct xfrm_usersa_info p;
 
 	if (nlh->nlmsg_type != XFRM_MSG_NEWSA ||
-	    nlh->nlmsg_len < mnl_nlmsg_size(sizeof(*p)))
+	    nlh->nlmsg_len < mnl_nlmsg_size(sizeof(p)))
 		return -EBADMSG;
-	p = mnl_nlmsg_get_payload(nlh);
-	*(uint32_t *)data = ntohl(p->id.spi);
+	memcpy(&p, mnl_nlmsg_get_payload(nlh), sizeof(p));
+	*(uint32_t *)data = ntohl(p.id.spi);
 	return 0;
 }
 
@@ -788,7 +791,8 @@ int xfrm_alloc_spi(struct xfrm_ctx *x, const struct xfrm_addr *src,
 		   const struct xfrm_addr *dst, uint32_t reqid, uint32_t min,
 		   uint32_t max, uint32_t *spi)
 {
-	char buf[XFRM_REQ_BUF], what[160], a[INET6_ADDRSTRLEN + 16], ext[160];
+	_Alignas(8) char buf[XFRM_REQ_BUF];
+	char what[160], a[INET6_ADDRSTRLEN + 16], ext[160];
 	struct nlmsghdr *nlh;
 	uint32_t got = 0;
 	int rc;
@@ -836,7 +840,8 @@ static const char *sa_hint(int rc, const struct xfrm_sa *sa, char *buf,
 
 int xfrm_sa_add(struct xfrm_ctx *x, const struct xfrm_sa *sa)
 {
-	char buf[XFRM_REQ_BUF], what[160], why[96], ext[160];
+	_Alignas(8) char buf[XFRM_REQ_BUF];
+	char what[160], why[96], ext[160];
 	struct nlmsghdr *nlh;
 	const char *invalid;
 	bool upd = alloc_find(x, &sa->dst, sa->spi) >= 0;
@@ -877,14 +882,14 @@ struct sa_list {
 static int sa_dump_cb(const struct nlmsghdr *nlh, void *data)
 {
 	struct sa_list *l = data;
-	const struct xfrm_usersa_info *p;
+	struct xfrm_usersa_info info, *p = &info;
 	const struct nlattr *a;
 	struct sa_ent *e;
 
 	if (nlh->nlmsg_type != XFRM_MSG_NEWSA ||
 	    nlh->nlmsg_len < mnl_nlmsg_size(sizeof(*p)))
 		return 0;
-	p = mnl_nlmsg_get_payload(nlh);
+	memcpy(p, mnl_nlmsg_get_payload(nlh), sizeof(*p));
 	if (p->family != AF_INET && p->family != AF_INET6)
 		return 0;
 	if (l->n == l->cap) {
@@ -916,7 +921,7 @@ static int sa_dump_cb(const struct nlmsghdr *nlh, void *data)
 
 static int sa_dump(struct xfrm_ctx *x, struct sa_list *l, char *ext)
 {
-	char buf[XFRM_REQ_BUF];
+	_Alignas(8) char buf[XFRM_REQ_BUF];
 	struct nlmsghdr *nlh = xfrm_build_dump(buf, sizeof(buf),
 					       XFRM_MSG_GETSA);
 
@@ -952,7 +957,7 @@ static int sa_by_id(struct xfrm_ctx *x, uint16_t type,
 		    const struct xfrm_addr *dst, uint32_t spi, msg_cb cb,
 		    void *data, char *ext)
 {
-	char buf[XFRM_REQ_BUF];
+	_Alignas(8) char buf[XFRM_REQ_BUF];
 	struct nlmsghdr *nlh;
 	uint32_t mark = 0, mask = 0;
 	int rc;
@@ -1010,7 +1015,7 @@ int xfrm_sa_stats(struct xfrm_ctx *x, const struct xfrm_addr *dst,
 	return 0;
 }
 
-/* ---- policies ------------------------------------------------------------- */
+/* ---- policies ------------------------------------------------------------ */
 
 static const char *dir_name(enum xfrm_dir d)
 {
@@ -1053,7 +1058,8 @@ static const char *policy_hint(int rc)
 static int policy_req(struct xfrm_ctx *x, const struct xfrm_policy *p,
 		      uint16_t type, const char *verb)
 {
-	char buf[XFRM_REQ_BUF], what[200], ext[160];
+	_Alignas(8) char buf[XFRM_REQ_BUF];
+	char what[200], ext[160];
 	struct nlmsghdr *nlh;
 	int rc;
 
@@ -1120,15 +1126,15 @@ int xfrm_socket_bypass(int fd, int family)
 	return 0;
 }
 
-/* ---- rollover ------------------------------------------------------------- */
+/* ---- rollover ------------------------------------------------------------ */
 
 static int step_fail(struct xfrm_ctx *x, int rc, int step, const char *what)
 {
 	char inner[sizeof(x->err)];
 
 	snprintf(inner, sizeof(inner), "%s", x->err);
-	snprintf(x->err, sizeof(x->err), "rollover step %d/4 (%s): %.440s", step,
-		 what, inner);
+	snprintf(x->err, sizeof(x->err), "rollover step %d/4 (%s): %.440s",
+		 step, what, inner);
 	return rc;
 }
 
@@ -1162,7 +1168,7 @@ int xfrm_rollover(struct xfrm_ctx *x, const struct xfrm_sa *new_in,
 	return 0;
 }
 
-/* ---- flush ---------------------------------------------------------------- */
+/* ---- flush --------------------------------------------------------------- */
 
 struct pol_ent {
 	struct xfrm_userpolicy_id id;
@@ -1180,7 +1186,7 @@ struct pol_list {
 static int pol_dump_cb(const struct nlmsghdr *nlh, void *data)
 {
 	struct pol_list *l = data;
-	const struct xfrm_userpolicy_info *p;
+	struct xfrm_userpolicy_info info, *p = &info;
 	const struct nlattr *a;
 	struct pol_ent e;
 	int ntmpl = 0, ours = 1;
@@ -1188,7 +1194,7 @@ static int pol_dump_cb(const struct nlmsghdr *nlh, void *data)
 	if (nlh->nlmsg_type != XFRM_MSG_NEWPOLICY ||
 	    nlh->nlmsg_len < mnl_nlmsg_size(sizeof(*p)))
 		return 0;
-	p = mnl_nlmsg_get_payload(nlh);
+	memcpy(p, mnl_nlmsg_get_payload(nlh), sizeof(*p));
 	memset(&e, 0, sizeof(e));
 	mnl_attr_for_each(a, nlh, sizeof(*p)) {
 		const void *v = mnl_attr_get_payload(a);
@@ -1245,7 +1251,8 @@ static int pol_dump_cb(const struct nlmsghdr *nlh, void *data)
 
 int xfrm_flush(struct xfrm_ctx *x)
 {
-	char buf[XFRM_REQ_BUF], what[200], ext[160];
+	_Alignas(8) char buf[XFRM_REQ_BUF];
+	char what[200], ext[160];
 	struct pol_list pl = { .lo = x->lo, .hi = x->hi };
 	struct sa_list sl;
 	struct nlmsghdr *nlh;
@@ -1314,7 +1321,7 @@ int xfrm_flush(struct xfrm_ctx *x)
 	return first ? first : count;
 }
 
-/* ---- expiry listener ------------------------------------------------------ */
+/* ---- expiry listener ----------------------------------------------------- */
 
 int xfrm_listener_open(struct xfrm_listener **out, const char *netns,
 		       uint32_t reqid_lo, uint32_t reqid_hi)
@@ -1360,8 +1367,11 @@ int xfrm_listener_read(struct xfrm_listener *l, struct xfrm_expire *ev,
 	/* The kernel sends one event per datagram, so stopping at cap
 	 * datagrams loses nothing: the rest stays queued. */
 	while (*n < cap) {
-		ssize_t r = recv(mnl_socket_get_fd(l->nl), l->rbuf, RBUF_SIZE,
-				 MSG_DONTWAIT);
+		struct sockaddr_nl from;
+		socklen_t flen = sizeof(from);
+		ssize_t r = recvfrom(mnl_socket_get_fd(l->nl), l->rbuf,
+				     RBUF_SIZE, MSG_DONTWAIT,
+				     (struct sockaddr *)&from, &flen);
 		const struct nlmsghdr *m = (const void *)l->rbuf;
 		int len;
 
@@ -1376,10 +1386,12 @@ int xfrm_listener_read(struct xfrm_listener *l, struct xfrm_expire *ev,
 			}
 			return -errno;
 		}
+		/* Only the kernel's: a privileged process could also send
+		 * to the group. */
+		if (flen < sizeof(from) || from.nl_pid != 0)
+			continue;
 		len = (int)r;
 		for (; mnl_nlmsg_ok(m, len); m = mnl_nlmsg_next(m, &len)) {
-			if (m->nlmsg_pid != 0) /* only the kernel's */
-				continue;
 			if (*n < cap &&
 			    xfrm_parse_expire(m, l->lo, l->hi, &ev[*n]) == 1)
 				(*n)++;

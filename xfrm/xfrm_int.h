@@ -6,7 +6,8 @@
  * NLM_F_REQUEST | NLM_F_ACK, sequence 0, then the XFRM payload and its
  * attributes) into buf and return it, or NULL (errno EINVAL) when the
  * input is invalid (unknown algorithm, wrong key length, mixed address
- * families, ...) or does not fit in cap bytes.
+ * families, ...), or buf is not 8-byte aligned (the structs hold u64) or
+ * smaller than XFRM_REQ_BUF.
  */
 #ifndef EPOCHD_XFRM_INT_H
 #define EPOCHD_XFRM_INT_H

@@ -6,12 +6,13 @@
  * The process first moves into network and mount namespaces of its own
  * (unshare), so nothing it does is seen by the host or by other tests;
  * a second private network namespace, named under a private tmpfs on
- * /run/netns, checks xfrm_open(name). Everything else runs in the first.
+ * /run, checks xfrm_open(name). Everything else runs in the first.
  *
  * Without ESP (the development host: XFRM but no ESP, no GCM): policies
  * add/update/delete as seen by `ip xfrm policy`, duplicate policy EEXIST,
  * ALLOCSPI and the larval SA's hard expiry on the listener, the refused SA
- * (-ENOSYS, "not available") changing nothing, flush scope, socket bypass.
+ * (-ENOSYS, "not available") changing nothing, flush scope, socket bypass
+ * (a plain socket's datagram dropped by an out policy, a bypassed one not).
  * With ESP (the VM): also SA add (both algorithms, ESN, mark, if_id,
  * lifetimes, IPv6 over IPv4), counters, duplicate SPI, delete, UPDSA of an
  * allocated SPI, rollover and its step-numbered failure, and BENCH lines.
@@ -21,7 +22,11 @@
 #include "xfrm/xfrm.h"
 
 #include <errno.h>
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <linux/if_ether.h>
+#include <linux/if_packet.h>
+#include <net/if.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sched.h>
@@ -47,7 +52,7 @@ static struct xfrm_ctx *x;
 static int have_esp = -1; /* unknown until probed */
 static char esp_reason[512];
 
-/* ---- helpers --------------------------------------------------------------- */
+/* ---- helpers ------------------------------------------------------------- */
 
 /* Runs a shell command in this process's namespaces; its output into buf
  * (NUL-terminated). Returns the exit status, -1 if it could not run. */
@@ -161,7 +166,7 @@ static double now_us(void)
 	return (double)t.tv_sec * 1e6 + (double)t.tv_nsec / 1e3;
 }
 
-/* ---- namespaces ------------------------------------------------------------ */
+/* ---- namespaces ---------------------------------------------------------- */
 
 static char ns_name[64];
 static int ns_a_fd = -1; /* the private namespace everything runs in */
@@ -177,13 +182,13 @@ static void test_open_named(void)
 	int fd;
 
 	snprintf(ns_name, sizeof(ns_name), "epxh%d", (int)getpid());
-	/* A private tmpfs on /run/netns in our own mount namespace: the
-	 * name is seen by this process (and its children) only. */
+	/* A private tmpfs on /run in our own mount namespace: the name is
+	 * seen by this process (and its children) only, and nothing is
+	 * created on the host's /run. */
 	if (!CHECK(unshare(CLONE_NEWNS) == 0) ||
-	    !CHECK(mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) == 0))
-		return;
-	mkdir("/run/netns", 0755);
-	if (!CHECK(mount("tmpfs", "/run/netns", "tmpfs", 0, "size=64k") == 0))
+	    !CHECK(mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) == 0) ||
+	    !CHECK(mount("tmpfs", "/run", "tmpfs", 0, "size=64k") == 0) ||
+	    !CHECK(mkdir("/run/netns", 0755) == 0))
 		return;
 	snprintf(out, sizeof(out), "/run/netns/%s", ns_name);
 	fd = open(out, O_CREAT | O_RDONLY | O_CLOEXEC, 0444);
@@ -220,7 +225,7 @@ static void test_open_named(void)
 	CHECK(before.st_ino == after.st_ino);
 }
 
-/* ---- policies -------------------------------------------------------------- */
+/* ---- policies ------------------------------------------------------------ */
 
 static void test_policies(void)
 {
@@ -300,7 +305,7 @@ static void test_policy_errors(void)
 	CHECK_RC(xfrm_policy_delete(x, &out), 0);
 }
 
-/* ---- SAs without ESP: the probe, ALLOCSPI, the refused SA ------------------ */
+/* ---- SAs without ESP: the probe, ALLOCSPI, the refused SA ---------------- */
 
 /* Tries to install an AEAD SA: decides have_esp. Without ESP the kernel's
  * answer must be the "algorithm not available" one, and nothing changes. */
@@ -410,7 +415,7 @@ static void test_alloc_spi(void)
 
 }
 
-/* ---- flush scope ----------------------------------------------------------- */
+/* ---- flush scope --------------------------------------------------------- */
 
 static void test_flush_scope(void)
 {
@@ -476,7 +481,7 @@ static void test_flush_scope(void)
 	xfrm_close(other);
 }
 
-/* ---- socket bypass, listener ----------------------------------------------- */
+/* ---- socket bypass, listener --------------------------------------------- */
 
 static void test_bypass(void)
 {
@@ -490,6 +495,85 @@ static void test_bypass(void)
 	CHECK_RC(xfrm_socket_bypass(-1, AF_INET), -EBADF);
 	close(fd4);
 	close(fd6);
+}
+
+/* The bypass works: with an out policy for 192.0.2.1 -> 192.0.2.2 and no
+ * SA, a plain UDP socket's datagram is dropped while a bypassed socket's
+ * goes out (seen on the far end of a veth pair). The plain one is sent
+ * first, so had it gone out it would be seen first. */
+static void test_bypass_traffic(void)
+{
+	struct xfrm_policy p;
+	struct sockaddr_in to = { .sin_family = AF_INET,
+				  .sin_port = htons(50999) };
+	struct sockaddr_ll ll = { .sll_family = AF_PACKET,
+				  .sll_protocol = htons(ETH_P_IP) };
+	int ps = -1, a = -1, b = -1, i, seen_bypass = 0, seen_plain = 0;
+	ssize_t ra;
+
+	memset(&p, 0, sizeof(p));
+	sel(&p.sel, "192.0.2.1", 32, "192.0.2.2", 32);
+	p.dir = XFRM_DIR_OUT;
+	addr(&p.tmpl_src, "192.0.2.1");
+	addr(&p.tmpl_dst, "192.0.2.2");
+	p.reqid = LO + 30;
+	if (!CHECK(sh(NULL, 0, "ip link add epxv0 type veth peer name epxv1 "
+			      "&& ip link set epxv0 up && ip link set epxv1 up "
+			      "&& ip addr add 192.0.2.1/24 dev epxv0 && "
+			      "ip neigh add 192.0.2.2 lladdr 02:00:00:00:00:02 "
+			      "dev epxv0") == 0))
+		goto out;
+	ll.sll_ifindex = (int)if_nametoindex("epxv1");
+	ps = socket(AF_PACKET, SOCK_DGRAM | SOCK_CLOEXEC, htons(ETH_P_IP));
+	if (!CHECK(ps >= 0) || !CHECK(ll.sll_ifindex > 0) ||
+	    !CHECK(bind(ps, (struct sockaddr *)&ll, sizeof(ll)) == 0))
+		goto out;
+	if (!CHECK_RC(xfrm_policy_add(x, &p), 0))
+		goto out;
+	inet_pton(AF_INET, "192.0.2.2", &to.sin_addr);
+	a = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	b = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (!CHECK(a >= 0 && b >= 0) ||
+	    !CHECK_RC(xfrm_socket_bypass(b, AF_INET), 0))
+		goto out;
+	ra = sendto(a, "plain", 5, 0, (struct sockaddr *)&to, sizeof(to));
+	printf("  plain socket: sendto %zd (%s)\n", ra,
+	       ra < 0 ? strerror(errno) : "accepted");
+	CHECK(sendto(b, "bypass", 6, 0, (struct sockaddr *)&to, sizeof(to)) ==
+	      6);
+	/* Up to 10 s for the bypassed datagram; the plain one never. */
+	for (i = 0; i < 100 && !seen_bypass; i++) {
+		struct pollfd pf = { .fd = ps, .events = POLLIN };
+		uint8_t pkt[256];
+		ssize_t n;
+
+		if (poll(&pf, 1, 100) <= 0)
+			continue;
+		while ((n = recv(ps, pkt, sizeof(pkt), MSG_DONTWAIT)) > 0) {
+			size_t ihl = (size_t)(pkt[0] & 15) * 4;
+
+			if (n < (ssize_t)(ihl + 8) || pkt[9] != IPPROTO_UDP ||
+			    pkt[ihl + 2] != (50999 >> 8) ||
+			    pkt[ihl + 3] != (50999 & 255))
+				continue;
+			if ((size_t)n >= ihl + 14 &&
+			    !memcmp(pkt + ihl + 8, "bypass", 6))
+				seen_bypass++;
+			else
+				seen_plain++;
+		}
+	}
+	CHECK_EQ_U64(seen_bypass, 1);
+	CHECK_EQ_U64(seen_plain, 0);
+	CHECK_RC(xfrm_policy_delete(x, &p), 0);
+out:
+	if (ps >= 0)
+		close(ps);
+	if (a >= 0)
+		close(a);
+	if (b >= 0)
+		close(b);
+	sh(NULL, 0, "ip link del epxv0 2>/dev/null");
 }
 
 /* The listener reads nothing while nothing expires; an allocated SPI's
@@ -553,7 +637,7 @@ static void test_listener(void)
 	xfrm_listener_close(l);
 }
 
-/* ---- with ESP -------------------------------------------------------------- */
+/* ---- with ESP ------------------------------------------------------------ */
 
 static void test_sa_lifecycle(void)
 {
@@ -836,6 +920,8 @@ int main(int argc, char **argv)
 	test_run("socket bypass on UDP sockets", test_bypass);
 	test_run("expire listener: nothing, then our larval SA's hard expiry",
 		 test_listener);
+	test_run("socket bypass: plain socket blocked, bypassed one sends",
+		 test_bypass_traffic);
 	if (have_esp == 1) {
 		test_run("SA add/stats/delete: GCM, ChaCha, ESN, mark, if_id",
 			 test_sa_lifecycle);
@@ -855,9 +941,17 @@ int main(int argc, char **argv)
 	test_begin("nothing left in the namespace");
 	{
 		char set[32768];
+		int i;
 
 		CHECK_RC(xfrm_flush(x), 0);
-		kernel_set(set, sizeof(set));
+		/* The blocked datagram's acquire left a larval SA (SPI 0):
+		 * it expires after xfrm_acq_expires (2 s). */
+		for (i = 0; i < 80; i++) {
+			kernel_set(set, sizeof(set));
+			if (!strcmp(set, "----\n"))
+				break;
+			usleep(250000);
+		}
 		if (!CHECK(strcmp(set, "----\n") == 0))
 			printf("%s", set);
 	}

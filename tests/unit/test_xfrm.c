@@ -16,7 +16,7 @@
 
 #include "tests/lib/test.h"
 
-static char buf[XFRM_REQ_BUF];
+static _Alignas(8) char buf[XFRM_REQ_BUF];
 
 static void addr(struct xfrm_addr *a, const char *s)
 {
@@ -86,7 +86,7 @@ static void sa_init(struct xfrm_sa *sa, enum xfrm_aead a)
 	sa->replay_window = 32;
 }
 
-/* ---- addresses, algorithms ------------------------------------------------ */
+/* ---- addresses, algorithms ----------------------------------------------- */
 
 static void test_addr_parse(void)
 {
@@ -139,7 +139,7 @@ static void test_algorithms(void)
 	CHECK_EQ_U64(xfrm_aead_icv_bits((enum xfrm_aead)77), 0);
 }
 
-/* ---- SA requests ----------------------------------------------------------- */
+/* ---- SA requests --------------------------------------------------------- */
 
 /* NEWSA, AES-256-GCM, no ESN, window 32, mark, if_id, lifetimes. */
 static void test_build_newsa(void)
@@ -369,8 +369,14 @@ static void test_build_sa_invalid(void)
 
 	sa_init(&sa, XFRM_AEAD_AES128_GCM);
 	CHECK(xfrm_build_sa(buf, sizeof(buf), XFRM_MSG_NEWSA, &sa) != NULL);
-	/* A buffer smaller than XFRM_REQ_BUF is refused. */
+	/* A buffer smaller than XFRM_REQ_BUF, or misaligned, is refused. */
 	CHECK(xfrm_build_sa(buf, 100, XFRM_MSG_NEWSA, &sa) == NULL);
+	{
+		static _Alignas(8) char big[XFRM_REQ_BUF + 8];
+
+		CHECK(xfrm_build_sa(big + 4, XFRM_REQ_BUF, XFRM_MSG_NEWSA,
+				    &sa) == NULL);
+	}
 	b = sa;
 	b.aead = (enum xfrm_aead)77;
 	errno = 0;
@@ -479,7 +485,7 @@ static void test_build_allocspi(void)
 	CHECK(xfrm_build_allocspi(buf, sizeof(buf), &s, &d, 1, 1, 5) == NULL);
 }
 
-/* ---- policy requests ------------------------------------------------------- */
+/* ---- policy requests ----------------------------------------------------- */
 
 static void pol_init(struct xfrm_policy *p, enum xfrm_dir dir, uint32_t spi)
 {
@@ -667,7 +673,7 @@ static void test_build_dump(void)
 	CHECK_EQ_U64(nlh->nlmsg_len, NLMSG_HDRLEN);
 }
 
-/* ---- parsers ---------------------------------------------------------------- */
+/* ---- parsers ------------------------------------------------------------- */
 
 static void test_parse_stats(void)
 {
@@ -741,7 +747,7 @@ static void test_parse_expire(void)
 	CHECK_RC(xfrm_parse_expire(nlh, 0, 0xffffffff, &ev), -EINVAL);
 }
 
-/* ---- error messages -------------------------------------------------------- */
+/* ---- error messages ------------------------------------------------------ */
 
 static void test_error_format(void)
 {
