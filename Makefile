@@ -2,7 +2,9 @@
 #   make            build into $(BUILD)/, binaries in $(BUILD)/bin/
 #   make deps       install missing Debian (and npm test) packages
 #   make check-unit unit, vector and interop tests (no root)
-#   make check      everything CI runs
+#   make check      everything CI runs (includes check-e2e)
+#   make check-e2e  real ESP in network namespaces, in a qemu VM if the
+#                   running kernel lacks ESP (root)
 #   make asan/ubsan the unit tests under sanitizers
 #   make fuzz       libFuzzer targets, a short run each
 #   make bench      figures, one "BENCH name value unit" line each
@@ -16,6 +18,10 @@ V        ?= 0
 
 DEB_PKGS := gcc make pkg-config libssl-dev libmnl-dev libconfig-dev \
             valgrind clang libclang-rt-dev
+# End-to-end ESP tests (check-e2e): the emulator and what builds and runs its
+# guest (busybox initramfs, module order with kmod, ip/ping from the host
+# root). The guest kernel is downloaded, not installed (netns/vm-build.sh).
+DEB_PKGS += qemu-system-x86 busybox-static kmod cpio iproute2 iputils-ping
 # node/npm only for test peers; a NodeSource nodejs bundles npm and conflicts
 # with Debian's npm package, so these are installed only if the commands are
 # missing.
@@ -47,6 +53,11 @@ endif
 PROTO_SRC := $(sort $(wildcard proto/*.c))
 PROTO_OBJ := $(PROTO_SRC:%.c=$(BUILD)/obj/%.o)
 LIBPROTO  := $(BUILD)/lib/libproto.a
+# xfrm/: the kernel's IPsec over XFRM netlink (libmnl). Unit tests link it.
+XFRM_SRC  := $(sort $(wildcard xfrm/*.c))
+XFRM_OBJ  := $(XFRM_SRC:%.c=$(BUILD)/obj/%.o)
+LIBXFRM   := $(BUILD)/lib/libxfrm.a
+MNL_LIBS  := $(shell pkg-config --libs libmnl 2>/dev/null || echo -lmnl)
 
 UNIT_SRC  := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BIN  := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
@@ -66,7 +77,7 @@ ALL_BIN   := $(UNIT_BIN) $(CT_BIN) $(if $(BENCH_SRC),$(BENCH_BIN))
 .DEFAULT_GOAL := all
 .SECONDARY:
 
-all: deps $(LIBPROTO) $(ALL_BIN)
+all: deps $(LIBPROTO) $(LIBXFRM) $(ALL_BIN)
 
 # ---- dependencies: install only what is missing -------------------------
 deps: deps-deb
@@ -102,10 +113,26 @@ $(LIBPROTO): $(PROTO_OBJ)
 	@mkdir -p $(dir $@)
 	$(Q)rm -f $@ && ar rcs $@ $^
 
-$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(TESTLIB_OBJ) $(LIBPROTO)
+$(LIBXFRM): $(XFRM_OBJ)
+	@mkdir -p $(dir $@)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(TESTLIB_OBJ) $(LIBPROTO) \
+		$(LIBXFRM)
 	@mkdir -p $(dir $@)
 	@[ "$(V)" != 0 ] || echo "  LD  $@"
-	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(MNL_LIBS)
+
+# tests/e2e/test_*.c: programs on xfrm/ that need root (run by the e2e
+# target); built with everything else.
+E2E_XFRM_BIN := $(BUILD)/tests/e2e/test_xfrm_host
+all: $(E2E_XFRM_BIN)
+
+$(BUILD)/tests/e2e/%: $(BUILD)/obj/tests/e2e/%.o $(TESTLIB_OBJ) $(LIBXFRM) \
+		$(LIBPROTO)
+	@mkdir -p $(dir $@)
+	@[ "$(V)" != 0 ] || echo "  LD  $@"
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(MNL_LIBS) $(LDLIBS)
 
 $(CT_BIN): $(BUILD)/obj/tests/ct/ct_mlkem.o $(TESTLIB_OBJ) $(LIBPROTO)
 	@mkdir -p $(dir $@)
@@ -147,11 +174,13 @@ ubsan: deps-npm
 	$(Q)$(MAKE) --no-print-directory BUILD=build/ubsan SAN=$(SAN_FLAGS_UBSAN) tests-build
 	$(Q)$(RUNNER) $(patsubst $(BUILD)/%,build/ubsan/%,$(UNIT_CMDS))
 
-# Everything CI runs, as one run with one total line.
+# Everything CI runs, as one run with one total line; the end-to-end ESP
+# tests (check-e2e, below) are one command of it, their sum counted in.
 check: all deps-npm
 	$(Q)$(MAKE) --no-print-directory BUILD=build/asan SAN=$(SAN_FLAGS_ASAN) tests-build
 	$(Q)$(RUNNER) $(UNIT_CMDS) $(CHECK_SCRIPTS) \
-		$(patsubst $(BUILD)/%,build/asan/%,$(UNIT_CMDS))
+		$(patsubst $(BUILD)/%,build/asan/%,$(UNIT_CMDS)) \
+		"$(E2E_CHECK)"
 
 # Long runs: the 1,000,000-case ML-KEM accumulated test (a few minutes).
 check-long: all
@@ -260,3 +289,28 @@ $(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $(FUZZ_LINK_SRC) \
 fuzz: $(FUZZ_BIN)
 	$(Q)$(RUNNER) $(foreach n,$(FUZZ_NAMES),\
 		'tests/fuzz/run-target.sh $(n) $(BUILD) $(FUZZ_SECONDS)')
+
+# ---- end-to-end ESP tests (check-e2e) ------------------------------------------
+# tests/e2e/test_*.c are programs built on xfrm/ (libxfrm) that
+# tests/e2e/run.sh runs in the netns/topology.sh namespaces. They need a
+# kernel that can do ESP: tests/e2e/check-e2e.sh probes the running kernel
+# (netns/probe-esp.sh) and runs them here, or else inside a qemu VM
+# (netns/vm.sh) booting Debian's kernel; netns/vm-build.sh downloads that
+# package (apt-get download) and builds build/vm/{vmlinuz,initrd.gz} once.
+# Needs root. Every tests/e2e/test_*.c is built (rule next to the unit
+# tests') and run by tests/e2e/run.sh with the namespace names as arguments.
+E2E_SRC   := $(sort $(wildcard tests/e2e/test_*.c))
+E2E_BIN   := $(E2E_SRC:tests/e2e/%.c=$(BUILD)/tests/e2e/%)
+E2E_CHECK := tests/e2e/check-e2e.sh $(BUILD)
+
+.PHONY: check-e2e vm-assets
+
+# (Not in the sanitizer trees: check-e2e runs the normal build's programs.)
+all: $(if $(SAN),,$(E2E_BIN))
+
+# The VM's kernel and initramfs (cached: a second run does nothing).
+vm-assets: deps
+	$(Q)netns/vm-build.sh $(BUILD)/vm
+
+check-e2e: all
+	$(Q)$(E2E_CHECK)

@@ -1,0 +1,136 @@
+#!/bin/sh
+# The end-to-end ESP tests, on a kernel that can do ESP (the host, or the
+# VM of netns/vm.sh): brings up the netns/topology.sh namespaces with a
+# prefix unique to this run, runs each e2e program with the namespace names
+# as arguments (through tests/run.sh, each under a timeout), then checks
+# that the tests left no SA or policy in either gateway, takes the topology
+# down (also on failure or interrupt: trap) and checks that no namespace
+# with the prefix is left. Prints every program's output, then the summed
+# "N passed, N failed" line.
+#
+# usage: tests/e2e/run.sh [BUILD]   (from the tree's root, as root)
+# Before the programs, site1 must reach site2 in the clear (a check of the
+# topology itself, counted as one test).
+#
+# environment: E2E_LOG_DIR (default BUILD/test-logs/e2e), writable
+#              E2E_PROG_TIMEOUT seconds per program (default 600)
+set -u
+build=${1:-build}
+logdir=${E2E_LOG_DIR:-$build/test-logs/e2e}
+ptmo=${E2E_PROG_TIMEOUT:-600}
+p=ep$$-
+s1=${p}site1 g1=${p}gw1 g2=${p}gw2 s2=${p}site2
+mkdir -p "$logdir"
+rm -f "$logdir/.rc" "$logdir/.done"
+
+down_done=0
+teardown() {
+	[ "$down_done" = 1 ] && return 0
+	down_done=1
+	netns/topology.sh down "$p"
+}
+trap 'teardown >/dev/null 2>&1' EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+echo "e2e: kernel $(uname -r), namespaces ${p}{site1,gw1,gw2,site2}"
+t0=$(date +%s)
+if ! netns/topology.sh up "$p"; then
+	echo "FAIL e2e: topology up $p"
+	echo "0 passed, 1 failed"
+	echo 1 >"$logdir/.rc"; : >"$logdir/.done"
+	exit 1
+fi
+echo "e2e: topology up in $(($(date +%s) - t0)) s"
+# The harness itself: site1 reaches site2 in the clear before any test
+# installs IPsec (so a failing test is not a broken topology).
+topo_ok=1
+for dst in 203.0.113.2 2001:db8:2::2; do
+	if ! ip netns exec "$s1" ping -n -q -c 1 -W 10 "$dst" >/dev/null; then
+		echo "FAIL topology: $s1 cannot reach $dst without IPsec"
+		topo_ok=0
+	fi
+done
+
+# The programs: every built tests/e2e/test_* that still has its source
+# (args: site1 gw1 gw2 site2).
+cmds=
+n=0
+for b in "$build"/tests/e2e/test_*; do
+	[ -x "$b" ] && [ -f "tests/e2e/$(basename "$b").c" ] || continue
+	n=$((n + 1))
+	cmds="$cmds$b
+"
+done
+res=$(mktemp "$logdir/.runner.XXXXXX")
+{
+	if [ "$n" = 0 ]; then
+		echo "FAIL e2e: no test programs in $build/tests/e2e"
+		echo "0 passed, 1 failed"
+	else
+		# One argument per program; newline-separated list above.
+		old_ifs=$IFS; IFS='
+'
+		set -- $cmds
+		IFS=$old_ifs
+		args=
+		for b in "$@"; do
+			args="$args 'timeout -k 5 $ptmo $b $s1 $g1 $g2 $s2'"
+		done
+		eval "TEST_LOG_DIR=\"\$logdir\" tests/run.sh $args"
+	fi
+} >"$res" 2>&1
+
+# Each program's whole output, then the runner's lines. (tests/run.sh
+# names log N after the command's first word, here "timeout".)
+i=0
+for b in $cmds; do
+	i=$((i + 1))
+	echo "---- $(basename "$b") ($logdir/$i-timeout.log)"
+	cat "$logdir/$i-timeout.log" 2>/dev/null
+done
+echo "----"
+grep -vE '^[0-9]+ passed, [0-9]+ failed' "$res"
+tot=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$res" | tail -n 1)
+rm -f "$res"
+tp=$(printf '%s' "$tot" | grep -oE '^[0-9]+' || echo 0)
+tf=$(printf '%s' "$tot" | grep -oE '[0-9]+ failed' | cut -d' ' -f1)
+ts=$(printf '%s' "$tot" | grep -oE '[0-9]+ skipped' | cut -d' ' -f1)
+tp=${tp:-0}; tf=${tf:-1}
+if [ "$topo_ok" = 1 ]; then
+	echo "ok   topology: site1 reaches site2 over IPv4 and IPv6"
+	tp=$((tp + 1))
+else
+	tf=$((tf + 1))
+fi
+
+# Cleanup checks: the tests removed their SAs and policies (xfrm_flush),
+# then taking the topology down leaves no namespace behind.
+for g in "$g1" "$g2"; do
+	st=$(ip -n "$g" xfrm state list 2>&1)
+	po=$(ip -n "$g" xfrm policy list 2>&1)
+	if [ -z "$st$po" ]; then
+		echo "ok   cleanup: no SA or policy left in $g"
+		tp=$((tp + 1))
+	else
+		echo "FAIL cleanup: left in $g:"
+		printf '%s\n%s\n' "$st" "$po" | sed 's/^/    /' | head -n 40
+		tf=$((tf + 1))
+	fi
+done
+if teardown; then
+	echo "ok   cleanup: topology down, no namespace ${p}* left"
+	tp=$((tp + 1))
+else
+	echo "FAIL cleanup: namespaces left after topology down"
+	tf=$((tf + 1))
+fi
+echo "e2e: $(($(date +%s) - t0)) s"
+if [ -n "$ts" ]; then
+	echo "$tp passed, $tf failed, $ts skipped"
+else
+	echo "$tp passed, $tf failed"
+fi
+rc=0; [ "$tf" = 0 ] || rc=1
+echo "$rc" >"$logdir/.rc"; : >"$logdir/.done"
+exit "$rc"
