@@ -2,7 +2,9 @@
 # /init of the test VM's initramfs (netns/vm-build.sh packs it; see
 # docs esp-in-vm.md §4). Loads the modules, mounts the host's root
 # (read-only 9p, tag "host") on /host with writable tmpfs on /tmp, /run and
-# /dev/shm, optionally the writable share "out" on /host$vmout, runs
+# /dev/shm, the source tree (read-only, tag "tree") again at /host$vmtree
+# so that a tree under /tmp is there too, optionally the writable share
+# "out" on /host$vmout, runs
 # $vmcmd (a kernel parameter, so an environment variable here) chrooted in
 # /host, prints "VMRC=<status>" and powers off.
 /bin/busybox --install -s /bin
@@ -28,7 +30,14 @@ if mount -t 9p -o trans=virtio,version=9p2000.L,msize=512000,ro,cache=loose \
 	mount -t tmpfs tmpfs /host/dev/shm
 	mkdir -p /host/run/netns
 	ok=1
+	if [ -n "${vmtree:-}" ]; then
+		mkdir -p "/host$vmtree" 2>/dev/null
+		mount -t 9p -o trans=virtio,version=9p2000.L,msize=512000,ro,cache=loose \
+			tree "/host$vmtree" ||
+			{ echo "VMINIT: tree share failed"; ok=0; }
+	fi
 	if [ -n "${vmout:-}" ]; then
+		mkdir -p "/host$vmout" 2>/dev/null
 		mount -t 9p -o trans=virtio,version=9p2000.L,msize=512000 \
 			out "/host$vmout" || { echo "VMINIT: out share failed"; ok=0; }
 	fi
@@ -41,6 +50,7 @@ if mount -t 9p -o trans=virtio,version=9p2000.L,msize=512000,ro,cache=loose \
 		echo "VMINIT: no vmcmd= on the kernel command line"
 	fi
 	[ -n "${vmout:-}" ] && umount "/host$vmout" 2>/dev/null
+	[ -n "${vmtree:-}" ] && umount "/host$vmtree" 2>/dev/null
 else
 	echo "VMINIT: mounting the host root failed"
 fi

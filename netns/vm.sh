@@ -7,10 +7,12 @@
 # traffic stays on veths inside the guest.
 #
 # usage: netns/vm.sh [-o DIR] CMD [ARG...]
-#   CMD must be an absolute path or in PATH; a script must live outside /tmp
-#   (the guest's /tmp is empty). The command runs in the current directory.
-#   -o DIR  share DIR (on the host, outside /tmp) writable into the guest at
-#           the same path, for logs and results.
+#   CMD must be an absolute path or in PATH. The guest's /tmp is its own, so
+#   files under the host's /tmp are not there, except this source tree
+#   (shared read-only at its own path, wherever it is: a CI clone may live
+#   under /tmp). The command runs in the current directory.
+#   -o DIR  share DIR writable into the guest at the same path, for logs
+#           and results.
 # environment:
 #   VM_TIMEOUT  seconds before the VM is killed (default 1200)
 #   VM_DIR      assets from netns/vm-build.sh (default <tree>/build/vm)
@@ -46,17 +48,22 @@ for f in vmlinuz initrd.gz; do
 	[ -s "$vmdir/$f" ] || die "$vmdir/$f missing (run netns/vm-build.sh)"
 done
 command -v qemu-system-x86_64 >/dev/null || die "qemu-system-x86_64 missing"
-case $out in /tmp|/tmp/*) die "-o $out: the guest's /tmp is its own" ;; esac
+# A path the guest sees: outside /tmp, or inside the shared tree.
+visible() {
+	case $1 in
+	"$tree"|"$tree"/*) return 0 ;;
+	/tmp|/tmp/*) return 1 ;;
+	esac
+	return 0
+}
 cwd=$(pwd)
-case $cwd in /tmp|/tmp/*) cwd=/ ;; esac
+visible "$cwd" || cwd=/
 
 # The command goes into a script under VM_DIR (the guest sees it through the
 # shared root; kernel parameters cannot carry spaces or quotes).
 mkdir -p "$vmdir/run"
 vmdir=$(cd "$vmdir" && pwd)
-case $vmdir in
-/tmp|/tmp/*) die "VM_DIR $vmdir: the guest's /tmp is its own" ;;
-esac
+visible "$vmdir" || die "VM_DIR $vmdir: the guest's /tmp is its own"
 run=$vmdir/run/cmd.$$
 log=$vmdir/run/console.$$
 pid=
@@ -81,7 +88,7 @@ q() { printf "'%s'" "$(printf '%s' "$1" | sed "s/'/'\\\\''/g")"; }
 } >"$run.sh"
 chmod 755 "$run.sh"
 
-append="console=ttyS0 quiet panic=-1 vmcmd=$run.sh"
+append="console=ttyS0 quiet panic=-1 vmcmd=$run.sh vmtree=$tree"
 # qboot (a minimal firmware shipped with qemu) boots a little faster than
 # SeaBIOS and prints nothing; SeaBIOS is the fallback.
 bios() {
@@ -93,7 +100,8 @@ set -- -accel tcg -cpu max -m "$mem" -smp "$smp" -nographic -no-reboot \
 	-nic none -device isa-debug-exit,iobase=0xf4,iosize=0x04 \
 	$(bios) \
 	-kernel "$vmdir/vmlinuz" -initrd "$vmdir/initrd.gz" \
-	-virtfs local,path=/,mount_tag=host,security_model=none,readonly=on$remap
+	-virtfs local,path=/,mount_tag=host,security_model=none,readonly=on$remap \
+	-virtfs local,path="$tree",mount_tag=tree,security_model=none,readonly=on$remap
 if [ -n "$out" ]; then
 	set -- "$@" -virtfs \
 		"local,path=$out,mount_tag=out,security_model=none$remap"
