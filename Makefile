@@ -53,6 +53,11 @@ endif
 PROTO_SRC := $(sort $(wildcard proto/*.c))
 PROTO_OBJ := $(PROTO_SRC:%.c=$(BUILD)/obj/%.o)
 LIBPROTO  := $(BUILD)/lib/libproto.a
+# xfrm/: the kernel's IPsec over XFRM netlink (libmnl). Unit tests link it.
+XFRM_SRC  := $(sort $(wildcard xfrm/*.c))
+XFRM_OBJ  := $(XFRM_SRC:%.c=$(BUILD)/obj/%.o)
+LIBXFRM   := $(BUILD)/lib/libxfrm.a
+MNL_LIBS  := $(shell pkg-config --libs libmnl 2>/dev/null || echo -lmnl)
 
 UNIT_SRC  := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BIN  := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
@@ -72,7 +77,7 @@ ALL_BIN   := $(UNIT_BIN) $(CT_BIN) $(if $(BENCH_SRC),$(BENCH_BIN))
 .DEFAULT_GOAL := all
 .SECONDARY:
 
-all: deps $(LIBPROTO) $(ALL_BIN)
+all: deps $(LIBPROTO) $(LIBXFRM) $(ALL_BIN)
 
 # ---- dependencies: install only what is missing -------------------------
 deps: deps-deb
@@ -108,10 +113,26 @@ $(LIBPROTO): $(PROTO_OBJ)
 	@mkdir -p $(dir $@)
 	$(Q)rm -f $@ && ar rcs $@ $^
 
-$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(TESTLIB_OBJ) $(LIBPROTO)
+$(LIBXFRM): $(XFRM_OBJ)
+	@mkdir -p $(dir $@)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(TESTLIB_OBJ) $(LIBPROTO) \
+		$(LIBXFRM)
 	@mkdir -p $(dir $@)
 	@[ "$(V)" != 0 ] || echo "  LD  $@"
-	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(MNL_LIBS)
+
+# tests/e2e/test_*.c: programs on xfrm/ that need root (run by the e2e
+# target); built with everything else.
+E2E_XFRM_BIN := $(BUILD)/tests/e2e/test_xfrm_host
+all: $(E2E_XFRM_BIN)
+
+$(BUILD)/tests/e2e/%: $(BUILD)/obj/tests/e2e/%.o $(TESTLIB_OBJ) $(LIBXFRM) \
+		$(LIBPROTO)
+	@mkdir -p $(dir $@)
+	@[ "$(V)" != 0 ] || echo "  LD  $@"
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(MNL_LIBS) $(LDLIBS)
 
 $(CT_BIN): $(BUILD)/obj/tests/ct/ct_mlkem.o $(TESTLIB_OBJ) $(LIBPROTO)
 	@mkdir -p $(dir $@)
@@ -276,26 +297,13 @@ fuzz: $(FUZZ_BIN)
 # (netns/probe-esp.sh) and runs them here, or else inside a qemu VM
 # (netns/vm.sh) booting Debian's kernel; netns/vm-build.sh downloads that
 # package (apt-get download) and builds build/vm/{vmlinuz,initrd.gz} once.
-# Needs root. The programs are built only once xfrm/ has sources.
-XFRM_SRC  := $(sort $(wildcard xfrm/*.c))
-XFRM_OBJ  := $(XFRM_SRC:%.c=$(BUILD)/obj/%.o)
-LIBXFRM   := $(BUILD)/lib/libxfrm.a
-MNL_LIBS  := $(shell pkg-config --libs libmnl 2>/dev/null || echo -lmnl)
-E2E_SRC   := $(if $(XFRM_SRC),$(sort $(wildcard tests/e2e/test_*.c)))
+# Needs root. Every tests/e2e/test_*.c is built (rule next to the unit
+# tests') and run by tests/e2e/run.sh with the namespace names as arguments.
+E2E_SRC   := $(sort $(wildcard tests/e2e/test_*.c))
 E2E_BIN   := $(E2E_SRC:tests/e2e/%.c=$(BUILD)/tests/e2e/%)
 E2E_CHECK := tests/e2e/check-e2e.sh $(BUILD)
 
 .PHONY: check-e2e vm-assets
-
-$(LIBXFRM): $(XFRM_OBJ)
-	@mkdir -p $(dir $@)
-	$(Q)rm -f $@ && ar rcs $@ $^
-
-$(BUILD)/tests/e2e/%: $(BUILD)/obj/tests/e2e/%.o $(TESTLIB_OBJ) $(LIBXFRM) \
-		$(LIBPROTO)
-	@mkdir -p $(dir $@)
-	@[ "$(V)" != 0 ] || echo "  LD  $@"
-	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(MNL_LIBS) $(LDLIBS)
 
 # (Not in the sanitizer trees: check-e2e runs the normal build's programs.)
 all: $(if $(SAN),,$(E2E_BIN))

@@ -11,11 +11,13 @@
 #
 # (RFC 5737 and RFC 3849 documentation addresses only.) Sites route
 # everything through their gateway; each gateway routes the far site via
-# the other gateway and forwards IPv4 and IPv6. IPv6 makes no noise of its
-# own: no link-local addresses (addrgenmode none), no DAD (nodad) and
+# the other gateway and forwards IPv4 and IPv6. IPv6 makes little noise of
+# its own: no link-local addresses (addrgenmode none), no DAD (nodad) and
 # static neighbour entries (a router without a link-local address cannot
-# send neighbour solicitations for forwarded packets), so no MLD, RS, DAD
-# or NS packets cross the links. IPv4 uses ARP as usual.
+# send neighbour solicitations for forwarded packets), so no RS, DAD or NS
+# packets cross the links. What is left are a few MLD reports right after
+# up, sent from :: to ff02::16: link-scope, never forwarded, never matching
+# a site-to-site policy. IPv4 uses ARP as usual.
 #
 # Every interface is created inside the namespaces, never in the caller's.
 #

@@ -16,6 +16,8 @@
 #   VM_DIR      assets from netns/vm-build.sh (default <tree>/build/vm)
 #   VM_ENV      names of variables to pass into the guest (space-separated)
 #   VM_MEM      guest memory in MiB (default 1024)
+#   VM_SMP      guest CPUs (default 1; under TCG a second one gave no gain
+#               for booting, it may for two busy processes)
 # Prints the guest's console (\r and escape sequences removed) up to the
 # exit marker "VMRC=<status>" the guest's /init prints. A missing marker
 # (panic, timeout, qemu failure) is a failure: exit 1, or 124 on timeout.
@@ -25,6 +27,7 @@ tree=$(dirname "$here")
 vmdir=${VM_DIR:-$tree/build/vm}
 tmo=${VM_TIMEOUT:-1200}
 mem=${VM_MEM:-1024}
+smp=${VM_SMP:-1}
 out=
 
 die() { echo "vm.sh: $*" >&2; exit 1; }
@@ -86,7 +89,7 @@ bios() {
 	[ -f $f ] && echo "-bios $f"
 }
 remap=',multidevs=remap'
-set -- -accel tcg -cpu max -m "$mem" -smp 1 -nographic -no-reboot \
+set -- -accel tcg -cpu max -m "$mem" -smp "$smp" -nographic -no-reboot \
 	-nic none -device isa-debug-exit,iobase=0xf4,iosize=0x04 \
 	$(bios) \
 	-kernel "$vmdir/vmlinuz" -initrd "$vmdir/initrd.gz" \

@@ -11,6 +11,10 @@
  * Only objects carrying a reqid in the context's range are ever deleted or
  * flushed by xfrm_flush(): epochd never touches SAs or policies it did not
  * make.
+ *
+ * The kernel's <linux/xfrm.h> also defines struct xfrm_selector: a file
+ * that needs both includes xfrm/xfrm_int.h, which renames the kernel's.
+ * Measured behaviour and the tests: docs/xfrm.md.
  */
 #ifndef EPOCHD_XFRM_H
 #define EPOCHD_XFRM_H
@@ -89,8 +93,10 @@ int xfrm_alloc_spi(struct xfrm_ctx *x, const struct xfrm_addr *src,
 		   const struct xfrm_addr *dst, uint32_t reqid, uint32_t min,
 		   uint32_t max, uint32_t *spi);
 /* Installs sa: NEWSA, or UPDSA when its SPI was allocated by
- * xfrm_alloc_spi. */
+ * xfrm_alloc_spi on this context. */
 int xfrm_sa_add(struct xfrm_ctx *x, const struct xfrm_sa *sa);
+/* -ENOENT if there is no such SA (the kernel says ESRCH). An SA with a
+ * mark is found too (its mark is looked up by a dump). */
 int xfrm_sa_delete(struct xfrm_ctx *x, const struct xfrm_addr *dst,
 		   uint32_t spi);
 
@@ -141,7 +147,10 @@ int xfrm_rollover(struct xfrm_ctx *x, const struct xfrm_sa *new_in,
 		  const struct xfrm_sa *old_out);
 
 /* Deletes every SA and policy whose reqid is in the context's range (and
- * nothing else). Returns the number deleted or a negative errno. */
+ * nothing else; a policy is ours when all its templates' reqids are).
+ * Returns the number deleted or a negative errno (the first failure; the
+ * rest is still attempted). A larval SA with SPI 0 (left by a failed
+ * ALLOCSPI) cannot be named by any request and expires by itself. */
 int xfrm_flush(struct xfrm_ctx *x);
 
 /* ---- expiry events (XFRMNLGRP_EXPIRE) ------------------------------------ */
@@ -161,7 +170,8 @@ int xfrm_listener_open(struct xfrm_listener **l, const char *netns,
 		       uint32_t reqid_lo, uint32_t reqid_hi);
 int xfrm_listener_fd(const struct xfrm_listener *l); /* for epoll */
 /* Reads what is queued: up to cap events into ev, *n the count (0 when
- * nothing is pending). */
+ * nothing is pending). -ENOBUFS (with *n still valid) when the socket
+ * overflowed and events were lost. */
 int xfrm_listener_read(struct xfrm_listener *l, struct xfrm_expire *ev,
 		       size_t cap, size_t *n);
 void xfrm_listener_close(struct xfrm_listener *l);
