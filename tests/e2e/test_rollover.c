@@ -782,11 +782,14 @@ stop:
 		CHECK(tx->sent >= MIN_PKTS);
 		/* Under load: at least half the nominal rate was achieved. */
 		CHECK(tx->rate >= RATE / 2);
-		/* Everything the site received came through ESP. */
-		CHECK(esp >= rx->received + rx->fins);
 		if (naive) {
 			CHECK(lost > 0);
 		} else {
+			/* Everything the site received came through ESP.
+			 * (Only here: the naive order deletes inbound SAs
+			 * still in use, so packets counted between the
+			 * last stats read and the delete escape the sum.) */
+			CHECK(esp >= rx->received + rx->fins);
 			CHECK_EQ_U64(lost, 0);
 			CHECK_EQ_U64(rx->dup, 0);
 			CHECK_EQ_U64(rx->unique, tx->sent);
