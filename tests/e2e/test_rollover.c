@@ -30,9 +30,9 @@
  *   ROLLOVER rollovers=500 sent=N received=N lost=0 dup=0 reordered=N
  *            dir=site1->site2 rate=R/s stalls=N
  * and fails on any loss or duplicate, or if the flows reached less than
- * a quarter of the nominal rate. It also checks that the gateway's inbound SAs
- * (summed over every generation) counted at least every datagram the site
- * received: they all went through ESP. The kernel counters that changed
+ * a quarter of the nominal rate. It also checks that the gateway's
+ * inbound SAs (summed over every generation) counted at least every
+ * datagram the site received: they all went through ESP. The kernel counters that changed
  * during the run (XFRM errors, device and backlog drops) are printed, so a
  * loss shows where it happened.
  *
