@@ -32,9 +32,9 @@
  * and fails on any loss or duplicate, or if the flows reached less than
  * a quarter of the nominal rate. It also checks that the gateway's
  * inbound SAs (summed over every generation) counted at least every
- * datagram the site received: they all went through ESP. The kernel counters that changed
- * during the run (XFRM errors, device and backlog drops) are printed, so a
- * loss shows where it happened.
+ * datagram the site received: they all went through ESP. The kernel
+ * counters that changed during the run (XFRM errors, device and backlog
+ * drops) are printed, so a loss shows where it happened.
  *
  * The flows and this program run at nice 19: on an emulated CPU starved by
  * a busy host, the kernel's deferred packet processing (ksoftirqd) then
