@@ -332,11 +332,11 @@ int main(int argc, char **argv)
 	epoll_ctl(ep, EPOLL_CTL_ADD, sfd, &ev);
 
 	sending = false;
-	if (!wait_start)
-		start(&sending, &t0, &t_first, &deadline, duration);
 	if (wait_start) {
 		printf("UDPFLOW-READY\n");
 		fflush(stdout);
+	} else {
+		start(&sending, &t0, &t_first, &deadline, duration);
 	}
 
 	for (;;) {
