@@ -308,6 +308,20 @@ E2E_CHECK := tests/e2e/check-e2e.sh $(BUILD)
 # (Not in the sanitizer trees: check-e2e runs the normal build's programs.)
 all: $(if $(SAN),,$(E2E_BIN))
 
+# Helpers built by the same rule but not run as tests: udpflow (the traffic
+# of test_rollover) and bench_xfrm (make bench-xfrm: the XFRM figures where
+# ESP works, else in the VM; part of make bench when root).
+E2E_AUX   := $(if $(XFRM_SRC),$(BUILD)/tests/e2e/udpflow \
+                               $(BUILD)/tests/e2e/bench_xfrm)
+all: $(if $(SAN),,$(E2E_AUX))
+
+.PHONY: bench-xfrm
+bench-xfrm: all
+	$(Q)if netns/probe-esp.sh; then $(BUILD)/tests/e2e/bench_xfrm; \
+	else netns/vm-build.sh $(BUILD)/vm >/dev/null && VM_TIMEOUT=300 \
+	  netns/vm.sh $(abspath $(BUILD)/tests/e2e/bench_xfrm); fi
+bench: $(if $(and $(XFRM_SRC),$(filter 0,$(shell id -u))),bench-xfrm)
+
 # The VM's kernel and initramfs (cached: a second run does nothing).
 vm-assets: deps
 	$(Q)netns/vm-build.sh $(BUILD)/vm
