@@ -58,6 +58,15 @@ XFRM_SRC  := $(sort $(wildcard xfrm/*.c))
 XFRM_OBJ  := $(XFRM_SRC:%.c=$(BUILD)/obj/%.o)
 LIBXFRM   := $(BUILD)/lib/libxfrm.a
 MNL_LIBS  := $(shell pkg-config --libs libmnl 2>/dev/null || echo -lmnl)
+# daemon/: epochd's parts (libdaemon.a: config, wire protocol, control
+# protocol, ...) and its two programs, daemon/epochd.c and daemon/epochctl.c
+# (built into $(BUILD)/bin/ when they exist). Unit tests link it too.
+DAEMON_MAIN := daemon/epochd.c daemon/epochctl.c
+DAEMON_SRC  := $(filter-out $(DAEMON_MAIN),$(sort $(wildcard daemon/*.c)))
+DAEMON_OBJ  := $(DAEMON_SRC:%.c=$(BUILD)/obj/%.o)
+LIBDAEMON   := $(BUILD)/lib/libdaemon.a
+DAEMON_BIN  := $(patsubst daemon/%.c,$(BUILD)/bin/%,$(wildcard $(DAEMON_MAIN)))
+CONFIG_LIBS := $(shell pkg-config --libs libconfig 2>/dev/null || echo -lconfig)
 
 UNIT_SRC  := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BIN  := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
@@ -77,7 +86,7 @@ ALL_BIN   := $(UNIT_BIN) $(CT_BIN) $(if $(BENCH_SRC),$(BENCH_BIN))
 .DEFAULT_GOAL := all
 .SECONDARY:
 
-all: deps $(LIBPROTO) $(LIBXFRM) $(ALL_BIN)
+all: deps $(LIBPROTO) $(LIBXFRM) $(LIBDAEMON) $(ALL_BIN) $(DAEMON_BIN)
 
 # ---- dependencies: install only what is missing -------------------------
 deps: deps-deb
@@ -117,11 +126,22 @@ $(LIBXFRM): $(XFRM_OBJ)
 	@mkdir -p $(dir $@)
 	$(Q)rm -f $@ && ar rcs $@ $^
 
-$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(TESTLIB_OBJ) $(LIBPROTO) \
-		$(LIBXFRM)
+$(LIBDAEMON): $(DAEMON_OBJ)
+	@mkdir -p $(dir $@)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/bin/%: $(BUILD)/obj/daemon/%.o $(LIBDAEMON) $(LIBXFRM) $(LIBPROTO)
 	@mkdir -p $(dir $@)
 	@[ "$(V)" != 0 ] || echo "  LD  $@"
-	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(MNL_LIBS)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(CONFIG_LIBS) $(MNL_LIBS) \
+		$(LDLIBS)
+
+$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(TESTLIB_OBJ) $(LIBDAEMON) \
+		$(LIBXFRM) $(LIBPROTO)
+	@mkdir -p $(dir $@)
+	@[ "$(V)" != 0 ] || echo "  LD  $@"
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(CONFIG_LIBS) $(MNL_LIBS) \
+		$(LDLIBS)
 
 # tests/e2e/test_*.c: programs on xfrm/ that need root (run by the e2e
 # target); built with everything else.
