@@ -1123,13 +1123,13 @@ struct process_work {
 	uint32_t generation; /* of a PrivateMessage, consumed on accept */
 };
 
-/* Unprotects msg into pw->ac (signature verified against the sender's
- * leaf in the current epoch). */
-static int unprotect(struct mls_group *g, struct process_work *pw,
-		     size_t len)
+/* Unprotects the message in g->rx into pw->ac with the keys of epoch cur
+ * (the current or the staged one); the signature is verified against the
+ * sender's leaf of that epoch. */
+static int unprotect(struct mls_group *g, struct epoch *cur,
+		     struct process_work *pw, size_t len)
 {
 	const struct mls_suite *s = g->s;
-	struct epoch *cur = &g->cur;
 	struct mls_authenticated_content *ac = &pw->ac;
 	const struct mls_leaf_node *leaf;
 	struct codec_slice gid;
@@ -1262,34 +1262,37 @@ fail:
 	return rc;
 }
 
-/* Whether an MLSMessage says it is a commit, from its clear parts (the
- * PrivateMessage header, the PublicMessage's FramedContent). */
-static bool peek_is_commit(const uint8_t *msg, size_t len)
+/* The epoch and content type an MLSMessage claims, from its clear parts
+ * (the PrivateMessage header, the PublicMessage's FramedContent); false if
+ * they cannot be read. */
+static bool peek_header(const uint8_t *msg, size_t len, uint64_t *epoch,
+			uint8_t *ct)
 {
 	struct codec_reader r;
 	struct codec_slice sl;
 	struct mls_sender snd;
 	uint16_t version, wf;
-	uint64_t epoch;
-	uint8_t ct;
 
 	codec_reader_init(&r, msg, len);
 	if (codec_read_u16(&r, &version) || codec_read_u16(&r, &wf) ||
-	    codec_read_vec(&r, &sl, MSG_MAX) || codec_read_u64(&r, &epoch))
+	    codec_read_vec(&r, &sl, MSG_MAX) || codec_read_u64(&r, epoch))
 		return false;
 	if (wf == MLS_WIRE_PUBLIC_MESSAGE &&
 	    (mls_sender_decode(&r, &snd) || codec_read_vec(&r, &sl, MSG_MAX)))
 		return false;
 	if (wf != MLS_WIRE_PUBLIC_MESSAGE && wf != MLS_WIRE_PRIVATE_MESSAGE)
 		return false;
-	return codec_read_u8(&r, &ct) == EPOCH_OK && ct == MLS_CONTENT_COMMIT;
+	return codec_read_u8(&r, ct) == EPOCH_OK;
 }
 
 int mls_group_process(struct mls_group *g, const uint8_t *msg, size_t len,
 		      struct mls_received *out)
 {
 	struct process_work *pw;
-	uint64_t epoch;
+	struct epoch *e;
+	uint64_t epoch = 0;
+	uint8_t ct = 0;
+	bool peeked;
 	int rc;
 
 	if (!g || !msg || !out)
@@ -1309,16 +1312,24 @@ int mls_group_process(struct mls_group *g, const uint8_t *msg, size_t len,
 		free(pw);
 		return EPOCH_ERR_NOMEM;
 	}
-	epoch = g->cur.epoch;
-	/* A peer commit while ours is staged is refused before it is
-	 * decrypted, so that its generation stays unused for the retry. */
-	if (g->staged && peek_is_commit(msg, len)) {
+	peeked = peek_header(msg, len, &epoch, &ct);
+	/* A message of our staged epoch (the peer's EPOCH_ACK) is
+	 * authenticated with the staged keys, and then the staged commit is
+	 * applied: the peer has shown it has that epoch. */
+	e = peeked && g->staged && epoch == g->next.epoch ? &g->next : &g->cur;
+	/* A peer commit for the current epoch while ours is staged is
+	 * refused before it is decrypted, so that its generation stays
+	 * unused for the retry. */
+	if (g->staged && e == &g->cur && peeked && ct == MLS_CONTENT_COMMIT) {
 		rc = EPOCH_ERR_STATE;
 		goto out;
 	}
-	rc = unprotect(g, pw, len);
+	epoch = e->epoch;
+	rc = unprotect(g, e, pw, len);
 	if (rc != EPOCH_OK)
 		goto out;
+	if (e == &g->next)
+		mls_group_apply(g);
 	switch (pw->ac.content.content_type) {
 	case MLS_CONTENT_APPLICATION:
 		/* Accepted: only now is its generation used up. */

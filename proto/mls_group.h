@@ -134,8 +134,13 @@ struct mls_received {
 /* Processes a message from the peer (MLSMessage: PublicMessage or
  * PrivateMessage). An application message is decrypted; a commit is
  * validated and applied (the group moves to the next epoch). With a
- * commit of ours staged a peer's commit is EPOCH_ERR_STATE: the caller
- * decides which commit wins and discards ours first. */
+ * commit of ours staged a peer's commit for the current epoch is
+ * EPOCH_ERR_STATE: the caller decides which commit wins and discards ours
+ * first. A message of the staged epoch (the peer's acknowledgement,
+ * DESIGN.md §4) is authenticated with the staged epoch's keys and, once
+ * it is, the staged commit is applied as by mls_group_apply before the
+ * message's content is handled; if it does not authenticate, nothing
+ * changes. */
 int mls_group_process(struct mls_group *g, const uint8_t *msg, size_t len,
 		      struct mls_received *out);
 

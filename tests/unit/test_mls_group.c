@@ -158,6 +158,9 @@ out:
 
 static const uint16_t suites[] = { 0x0001, 0x0003, 0xF00D };
 
+static void same_state_after(struct mls_group *g, const uint8_t *msg,
+			     size_t len, int want, const char *name);
+
 static void test_life_cycle(void)
 {
 	for (size_t i = 0; i < sizeof(suites) / sizeof(suites[0]); i++) {
@@ -253,6 +256,54 @@ static void test_staging(void)
 out:
 	codec_writer_free(&wa);
 	codec_writer_free(&wb);
+	mls_group_free(ga);
+	mls_group_free(gb);
+}
+
+/* DESIGN.md §4 as the daemon runs it: the committer keeps its commit
+ * staged, the peer applies it and answers with an application message of
+ * the new epoch (EPOCH_ACK); the committer's process authenticates that
+ * with the staged keys and applies its commit. A tampered acknowledgement
+ * changes nothing. */
+static void test_staged_ack(void)
+{
+	struct member a, b;
+	struct mls_group *ga = NULL, *gb = NULL;
+	struct codec_writer c, ack;
+	struct mls_received r;
+	static const uint8_t spi[4] = { 0xc0, 0, 0, 7 };
+
+	member_init(&a, 0xF00D, "gw-a");
+	member_init(&b, 0xF00D, "gw-b");
+	codec_writer_init_dynamic(&c, 1 << 20);
+	codec_writer_init_dynamic(&ack, 1 << 20);
+	if (!pair_up(&a, &b, &ga, &gb) ||
+	    !CHECK_OK(mls_group_commit(ga, NULL, &c)) ||
+	    !CHECK_OK(mls_group_process(gb, c.buf, c.len, &r)) ||
+	    !CHECK_OK(mls_group_encrypt(gb, NULL, 0, spi, sizeof(spi), &ack)))
+		goto out;
+	ack.buf[ack.len - 2] ^= 1;
+	same_state_after(ga, ack.buf, ack.len, EPOCH_ERR_AUTH,
+			 "tampered acknowledgement");
+	CHECK(mls_group_has_staged(ga));
+	CHECK_EQ_U64(mls_group_epoch(ga), 1);
+	ack.buf[ack.len - 2] ^= 1;
+	if (CHECK_OK(mls_group_process(ga, ack.buf, ack.len, &r))) {
+		CHECK(!mls_group_has_staged(ga));
+		CHECK_EQ_U64(mls_group_epoch(ga), 2);
+		CHECK_EQ_U64(r.epoch, 2);
+		CHECK(r.content_type == MLS_CONTENT_APPLICATION &&
+		      r.app_len == sizeof(spi) &&
+		      CHECK_MEM(r.application_data, spi, sizeof(spi)));
+		same_exporter(ga, gb);
+		app_message(ga, gb, "in the new epoch");
+	}
+	/* The acknowledgement again: a replay. */
+	CHECK_RC(mls_group_process(ga, ack.buf, ack.len, &r),
+		 EPOCH_ERR_GENERATION);
+out:
+	codec_writer_free(&c);
+	codec_writer_free(&ack);
 	mls_group_free(ga);
 	mls_group_free(gb);
 }
@@ -737,6 +788,7 @@ int main(int argc, char **argv)
 	test_rng_init(&rng, "test_mls_group");
 	test_life_cycle();
 	test_run("staging", test_staging);
+	test_run("staged_ack", test_staged_ack);
 	test_run("kp_validation", test_kp_validation);
 	test_run("welcome_validation", test_welcome_validation);
 	test_run("commit_validation", test_commit_validation);
