@@ -1,0 +1,562 @@
+/* One tunnel's state machine (daemon/tunnel.h, docs/state-machine.md). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "daemon/tunnel.h"
+#include "proto/crypto.h"
+
+#define MAX_OLD_IN 8 /* old inbound SAs inside their grace period */
+#define MSG_MAX (1u << 20)
+#define ESP_LABEL "epochd esp"
+
+struct old_in {
+	uint32_t spi;
+	uint64_t delete_at;
+};
+
+struct tunnel {
+	struct tunnel_cfg cfg;
+	struct tunnel_ops ops;
+	uint8_t *params;
+	enum tunnel_state state;
+	struct mls_kp_secret *kp;
+	struct mls_group *g;
+	uint32_t spi_in, spi_out, spi_staged;
+	struct old_in old[MAX_OLD_IN];
+	size_t n_old;
+	/* The request we wait an answer for, resent until answered. */
+	enum tunnel_msg req_type;
+	uint8_t *req;
+	size_t req_len;
+	unsigned tries;
+	uint64_t retx_at, retx_ms;
+	/* The last request we answered and our answer, for duplicates. */
+	uint8_t *last_req, *last_resp;
+	size_t last_req_len, last_resp_len;
+	enum tunnel_msg last_resp_type;
+	unsigned retransmissions, rekeys;
+};
+
+const char *tunnel_state_name(enum tunnel_state s)
+{
+	static const char *const names[] = {
+		[TUNNEL_DOWN] = "down",
+		[TUNNEL_HELLO_SENT] = "hello-sent",
+		[TUNNEL_WELCOME_SENT] = "welcome-sent",
+		[TUNNEL_JOIN_COMMIT_SENT] = "join-commit-sent",
+		[TUNNEL_ESTABLISHED] = "established",
+		[TUNNEL_REKEY_SENT] = "rekey-sent",
+	};
+
+	return (unsigned)s < sizeof(names) / sizeof(names[0]) ? names[s] :
+								"?";
+}
+
+/* ---- helpers ------------------------------------------------------------- */
+
+static void put32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)(v >> 24);
+	p[1] = (uint8_t)(v >> 16);
+	p[2] = (uint8_t)(v >> 8);
+	p[3] = (uint8_t)v;
+}
+
+static uint32_t get32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
+	       (uint32_t)p[2] << 8 | p[3];
+}
+
+/* The ESP key for the SA whose receiver allocated `spi`, traffic going
+ * from the initiator (i2r) or to it (r2i), from the current or the staged
+ * epoch (DESIGN.md §3). */
+static int esp_key(const struct tunnel *t, bool staged, bool i2r,
+		   uint32_t spi, uint8_t *key)
+{
+	uint8_t ctx[3 + 4 + 1];
+
+	memcpy(ctx, i2r ? "i2r" : "r2i", 3);
+	put32(ctx + 3, spi);
+	ctx[7] = t->cfg.esp_alg;
+	return mls_group_export(t->g, staged, (const uint8_t *)ESP_LABEL,
+				strlen(ESP_LABEL), ctx, sizeof(ctx), key,
+				t->cfg.esp_key_len);
+}
+
+/* Our inbound traffic flows towards us: r2i for the initiator. */
+static bool in_dir_i2r(const struct tunnel *t)
+{
+	return !t->cfg.initiator;
+}
+
+static int copy_out(const struct codec_writer *w, uint8_t **p, size_t *len)
+{
+	uint8_t *d = malloc(w->len ? w->len : 1);
+
+	if (!d)
+		return EPOCH_ERR_NOMEM;
+	memcpy(d, w->buf, w->len);
+	free(*p);
+	*p = d;
+	*len = w->len;
+	return EPOCH_OK;
+}
+
+static void request_clear(struct tunnel *t)
+{
+	free(t->req);
+	t->req = NULL;
+	t->req_len = 0;
+	t->tries = 0;
+	t->retx_at = UINT64_MAX;
+}
+
+/* Sends w as a request and keeps it for retransmission. */
+static int request_send(struct tunnel *t, enum tunnel_msg type,
+			const struct codec_writer *w, uint64_t now)
+{
+	GUARD(copy_out(w, &t->req, &t->req_len));
+	t->req_type = type;
+	t->tries = 1;
+	t->retx_ms = t->cfg.retransmit_ms;
+	t->retx_at = now + t->retx_ms;
+	return t->ops.send(t->ops.ctx, type, t->req, t->req_len);
+}
+
+/* Sends w as the answer to request req and remembers both, so that a
+ * duplicate of req gets the same answer again. */
+static int respond(struct tunnel *t, enum tunnel_msg type,
+		   const struct codec_writer *w, const uint8_t *req,
+		   size_t req_len)
+{
+	struct codec_writer rw = { .buf = (uint8_t *)req, .len = req_len };
+
+	GUARD(copy_out(w, &t->last_resp, &t->last_resp_len));
+	GUARD(copy_out(&rw, &t->last_req, &t->last_req_len));
+	t->last_resp_type = type;
+	return t->ops.send(t->ops.ctx, type, t->last_resp, t->last_resp_len);
+}
+
+static bool is_duplicate(const struct tunnel *t, const uint8_t *msg,
+			 size_t len)
+{
+	return t->last_req && t->last_req_len == len &&
+	       memcmp(t->last_req, msg, len) == 0;
+}
+
+/* Keeps an inbound SA until now + grace, then tunnel_timer deletes it. */
+static int retire_in(struct tunnel *t, uint32_t spi, uint64_t now)
+{
+	if (!spi)
+		return EPOCH_OK;
+	if (t->n_old == MAX_OLD_IN) {
+		/* The oldest goes now rather than never. */
+		GUARD(t->ops.sa_in_del(t->ops.ctx, t->old[0].spi));
+		memmove(&t->old[0], &t->old[1],
+			(MAX_OLD_IN - 1) * sizeof(t->old[0]));
+		t->n_old--;
+	}
+	t->old[t->n_old].spi = spi;
+	t->old[t->n_old].delete_at = now + t->cfg.grace_ms;
+	t->n_old++;
+	return EPOCH_OK;
+}
+
+/* The peer is whom the config pins. */
+static int accept_peer(void *ctx, const struct mls_credential *cred,
+		       const uint8_t *pk, size_t len)
+{
+	const struct tunnel *t = ctx;
+
+	(void)cred;
+	return len == 32 && crypto_ct_equal(pk, t->cfg.peer_key, 32) ?
+		       EPOCH_OK : EPOCH_ERR_CREDENTIAL;
+}
+
+static struct mls_policy policy(struct tunnel *t, uint64_t now)
+{
+	struct mls_policy p = { now / 1000, accept_peer, t };
+
+	return p;
+}
+
+/* ---- life cycle ------------------------------------------------------------ */
+
+int tunnel_new(struct tunnel **out, const struct tunnel_cfg *cfg,
+	       const struct tunnel_ops *ops)
+{
+	struct tunnel *t;
+
+	if (!out || !cfg || !ops || !ops->send || !ops->alloc_spi ||
+	    !ops->sa_in_add || !ops->sa_in_del || !ops->out_switch ||
+	    cfg->esp_key_len == 0 || cfg->esp_key_len > TUNNEL_ESP_KEY_MAX ||
+	    cfg->max_tries == 0 || cfg->max_tries > 16 ||
+	    (!cfg->params && cfg->params_len))
+		return EPOCH_ERR_INVALID_ARG;
+	/* An old inbound SA must outlive every retransmission of a COMMIT
+	 * whose EPOCH_ACK was lost: until the committer hears the ACK it
+	 * keeps sending on that SA. */
+	if (cfg->grace_ms <
+	    cfg->retransmit_ms * ((UINT64_C(1) << cfg->max_tries) - 1))
+		return EPOCH_ERR_INVALID_ARG;
+	t = calloc(1, sizeof(*t));
+	if (!t)
+		return EPOCH_ERR_NOMEM;
+	t->cfg = *cfg;
+	t->ops = *ops;
+	t->params = malloc(cfg->params_len ? cfg->params_len : 1);
+	if (!t->params) {
+		free(t);
+		return EPOCH_ERR_NOMEM;
+	}
+	if (cfg->params_len)
+		memcpy(t->params, cfg->params, cfg->params_len);
+	t->cfg.params = t->params;
+	t->retx_at = UINT64_MAX;
+	*out = t;
+	return EPOCH_OK;
+}
+
+void tunnel_free(struct tunnel *t)
+{
+	if (!t)
+		return;
+	mls_kp_secret_free(t->kp);
+	mls_group_free(t->g);
+	free(t->params);
+	free(t->req);
+	free(t->last_req);
+	free(t->last_resp);
+	crypto_wipe(t, sizeof(*t));
+	free(t);
+}
+
+/* ---- the transitions (docs/state-machine.md rows) ------------------------ */
+
+/* Row 1. */
+int tunnel_start(struct tunnel *t, uint64_t now)
+{
+	const uint8_t *kp;
+	size_t len;
+	struct codec_writer w;
+
+	if (!t)
+		return EPOCH_ERR_INVALID_ARG;
+	if (!t->cfg.initiator || t->state != TUNNEL_DOWN)
+		return EPOCH_ERR_STATE;
+	mls_kp_secret_free(t->kp);
+	t->kp = NULL;
+	GUARD(mls_kp_create(&t->kp, &t->cfg.member));
+	kp = mls_kp_bytes(t->kp, &len);
+	w.buf = (uint8_t *)kp;
+	w.len = len;
+	GUARD(request_send(t, TUNNEL_MSG_HELLO, &w, now));
+	t->state = TUNNEL_HELLO_SENT;
+	return EPOCH_OK;
+}
+
+/* Stages a commit carrying a fresh inbound SPI and installs that SA from
+ * the staged epoch; sends the COMMIT (rows 6 and 9). */
+static int commit_with_spi(struct tunnel *t, uint64_t now)
+{
+	uint8_t ad[4], key[TUNNEL_ESP_KEY_MAX];
+	struct mls_commit_opts o = { ad, sizeof(ad), false };
+	struct codec_writer w;
+	uint32_t spi;
+	int rc;
+
+	GUARD(t->ops.alloc_spi(t->ops.ctx, &spi));
+	put32(ad, spi);
+	codec_writer_init_dynamic(&w, MSG_MAX);
+	GUARD_GOTO(rc, mls_group_commit(t->g, &o, &w), out);
+	rc = esp_key(t, true, in_dir_i2r(t), spi, key);
+	if (rc == EPOCH_OK)
+		rc = t->ops.sa_in_add(t->ops.ctx, spi, key, t->cfg.esp_key_len);
+	crypto_wipe(key, sizeof(key));
+	if (rc != EPOCH_OK) {
+		mls_group_discard(t->g);
+		goto out;
+	}
+	t->spi_staged = spi;
+	rc = request_send(t, TUNNEL_MSG_COMMIT, &w, now);
+out:
+	codec_writer_free(&w);
+	return rc;
+}
+
+/* Row 9. */
+int tunnel_rekey(struct tunnel *t, uint64_t now)
+{
+	if (!t)
+		return EPOCH_ERR_INVALID_ARG;
+	if (t->state != TUNNEL_ESTABLISHED)
+		return EPOCH_ERR_STATE;
+	GUARD(commit_with_spi(t, now));
+	t->state = TUNNEL_REKEY_SENT;
+	return EPOCH_OK;
+}
+
+/* Row 4 (and 5: a duplicate HELLO gets the same WELCOME). */
+static int on_hello(struct tunnel *t, const uint8_t *msg, size_t len,
+		    uint64_t now)
+{
+	struct mls_policy pol = policy(t, now);
+	struct mls_group *g = NULL;
+	struct codec_writer cw, ww;
+	uint8_t gid[16];
+	int rc;
+
+	if (t->cfg.initiator)
+		return EPOCH_ERR_SENDER;
+	if (is_duplicate(t, msg, len))
+		return t->ops.send(t->ops.ctx, t->last_resp_type, t->last_resp,
+				   t->last_resp_len);
+	if (t->state != TUNNEL_DOWN)
+		return EPOCH_ERR_STATE; /* a new session: issue 7 */
+	GUARD(crypto_random(t->cfg.member.rng, gid, sizeof(gid)));
+	codec_writer_init_dynamic(&cw, MSG_MAX);
+	codec_writer_init_dynamic(&ww, MSG_MAX);
+	GUARD_GOTO(rc, mls_group_create(&g, &t->cfg.member, gid, sizeof(gid),
+					t->cfg.params, t->cfg.params_len),
+		   out);
+	GUARD_GOTO(rc, mls_group_add(g, msg, len, &pol, NULL, &cw, &ww), out);
+	GUARD_GOTO(rc, mls_group_apply(g), out);
+	GUARD_GOTO(rc, respond(t, TUNNEL_MSG_WELCOME, &ww, msg, len), out);
+	t->g = g;
+	g = NULL;
+	t->state = TUNNEL_WELCOME_SENT;
+out:
+	mls_group_free(g);
+	codec_writer_free(&cw);
+	codec_writer_free(&ww);
+	return rc;
+}
+
+/* Row 6. */
+static int on_welcome(struct tunnel *t, const uint8_t *msg, size_t len,
+		      uint64_t now)
+{
+	struct mls_policy pol = policy(t, now);
+	const uint8_t *params;
+	size_t params_len;
+
+	if (t->state != TUNNEL_HELLO_SENT)
+		return EPOCH_ERR_STATE;
+	GUARD(mls_group_join(&t->g, &t->cfg.member, t->kp, msg, len, &pol));
+	/* The responder's tunnel parameters must be ours (epochd puts the
+	 * negotiated ones in the GroupContext; here: equal). */
+	params = mls_group_context_extensions(t->g, &params_len);
+	if (params_len != t->cfg.params_len ||
+	    (params_len && memcmp(params, t->cfg.params, params_len))) {
+		mls_group_free(t->g);
+		t->g = NULL;
+		return EPOCH_ERR_PROPOSAL;
+	}
+	mls_kp_secret_free(t->kp);
+	t->kp = NULL;
+	request_clear(t);
+	GUARD(commit_with_spi(t, now));
+	t->state = TUNNEL_JOIN_COMMIT_SENT;
+	return EPOCH_OK;
+}
+
+/* Rows 7, 10, 11, 15: the peer's commit. */
+static int on_commit(struct tunnel *t, const uint8_t *msg, size_t len,
+		     uint64_t now)
+{
+	struct mls_received r;
+	struct codec_writer w;
+	uint8_t key[TUNNEL_ESP_KEY_MAX], spi_be[4];
+	uint32_t peer_spi, spi = 0;
+	int rc;
+
+	if (is_duplicate(t, msg, len))
+		return t->ops.send(t->ops.ctx, t->last_resp_type, t->last_resp,
+				   t->last_resp_len);
+	if (!t->g)
+		return EPOCH_ERR_STATE;
+	if (t->state == TUNNEL_REKEY_SENT || t->state == TUNNEL_JOIN_COMMIT_SENT) {
+		/* Collision: the initiator's commit wins (kohbrok §4.4). */
+		if (t->cfg.initiator)
+			return EPOCH_ERR_STATE;
+		GUARD(mls_group_discard(t->g));
+		GUARD(t->ops.sa_in_del(t->ops.ctx, t->spi_staged));
+		t->spi_staged = 0;
+		request_clear(t);
+		t->state = TUNNEL_ESTABLISHED;
+	}
+	GUARD(mls_group_process(t->g, msg, len, &r));
+	if (r.content_type != MLS_CONTENT_COMMIT || r.ad_len != 4) {
+		/* Authenticated but not what a COMMIT carries: the epoch may
+		 * have moved; the tunnel resynchronises by rekeying. */
+		return EPOCH_ERR_PROPOSAL;
+	}
+	peer_spi = get32(r.authenticated_data);
+	codec_writer_init_dynamic(&w, MSG_MAX);
+	GUARD_GOTO(rc, t->ops.alloc_spi(t->ops.ctx, &spi), out);
+	GUARD_GOTO(rc, esp_key(t, false, in_dir_i2r(t), spi, key), out);
+	GUARD_GOTO(rc, t->ops.sa_in_add(t->ops.ctx, spi, key,
+					t->cfg.esp_key_len), out);
+	GUARD_GOTO(rc, esp_key(t, false, !in_dir_i2r(t), peer_spi, key), out);
+	GUARD_GOTO(rc, t->ops.out_switch(t->ops.ctx, peer_spi, key,
+					 t->cfg.esp_key_len, t->spi_out),
+		   out);
+	GUARD_GOTO(rc, retire_in(t, t->spi_in, now), out);
+	t->spi_in = spi;
+	t->spi_out = peer_spi;
+	put32(spi_be, spi);
+	GUARD_GOTO(rc, mls_group_encrypt(t->g, NULL, 0, spi_be, sizeof(spi_be),
+					 &w), out);
+	GUARD_GOTO(rc, respond(t, TUNNEL_MSG_EPOCH_ACK, &w, msg, len), out);
+	t->state = TUNNEL_ESTABLISHED;
+	t->rekeys++;
+out:
+	crypto_wipe(key, sizeof(key));
+	codec_writer_free(&w);
+	return rc;
+}
+
+/* Rows 8, 12: the peer acknowledged our staged commit. */
+static int on_ack(struct tunnel *t, const uint8_t *msg, size_t len,
+		  uint64_t now)
+{
+	struct mls_received r;
+	uint8_t key[TUNNEL_ESP_KEY_MAX];
+	uint32_t peer_spi;
+	int rc;
+
+	if (t->state != TUNNEL_JOIN_COMMIT_SENT &&
+	    t->state != TUNNEL_REKEY_SENT)
+		return EPOCH_ERR_STATE;
+	/* Authenticated with the staged epoch's keys; applies the commit. */
+	GUARD(mls_group_process(t->g, msg, len, &r));
+	if (mls_group_has_staged(t->g))
+		return EPOCH_ERR_EPOCH; /* an old epoch's message */
+	if (r.content_type != MLS_CONTENT_APPLICATION || r.app_len != 4)
+		return EPOCH_ERR_MALFORMED;
+	peer_spi = get32(r.application_data);
+	rc = esp_key(t, false, !in_dir_i2r(t), peer_spi, key);
+	if (rc == EPOCH_OK)
+		rc = t->ops.out_switch(t->ops.ctx, peer_spi, key,
+				       t->cfg.esp_key_len, t->spi_out);
+	crypto_wipe(key, sizeof(key));
+	GUARD(rc);
+	GUARD(retire_in(t, t->spi_in, now));
+	t->spi_in = t->spi_staged;
+	t->spi_staged = 0;
+	t->spi_out = peer_spi;
+	request_clear(t);
+	t->state = TUNNEL_ESTABLISHED;
+	t->rekeys++;
+	return EPOCH_OK;
+}
+
+int tunnel_receive(struct tunnel *t, enum tunnel_msg type,
+		   const uint8_t *msg, size_t len, uint64_t now)
+{
+	if (!t || !msg)
+		return EPOCH_ERR_INVALID_ARG;
+	switch (type) {
+	case TUNNEL_MSG_HELLO:
+		return on_hello(t, msg, len, now);
+	case TUNNEL_MSG_WELCOME:
+		return on_welcome(t, msg, len, now);
+	case TUNNEL_MSG_COMMIT:
+		return on_commit(t, msg, len, now);
+	case TUNNEL_MSG_EPOCH_ACK:
+		return on_ack(t, msg, len, now);
+	}
+	return EPOCH_ERR_MALFORMED;
+}
+
+/* Rows 2, 3, 13, 16, 17. */
+int tunnel_timer(struct tunnel *t, uint64_t now)
+{
+	size_t k = 0;
+
+	if (!t)
+		return EPOCH_ERR_INVALID_ARG;
+	for (size_t i = 0; i < t->n_old; i++) {
+		if (t->old[i].delete_at <= now)
+			GUARD(t->ops.sa_in_del(t->ops.ctx, t->old[i].spi));
+		else
+			t->old[k++] = t->old[i];
+	}
+	t->n_old = k;
+	if (!t->req || now < t->retx_at)
+		return EPOCH_OK;
+	if (t->tries < t->cfg.max_tries) {
+		t->tries++;
+		t->retransmissions++;
+		t->retx_ms *= 2;
+		t->retx_at = now + t->retx_ms;
+		return t->ops.send(t->ops.ctx, t->req_type, t->req,
+				   t->req_len);
+	}
+	/* Given up. */
+	request_clear(t);
+	if (t->state == TUNNEL_REKEY_SENT) {
+		GUARD(mls_group_discard(t->g));
+		GUARD(t->ops.sa_in_del(t->ops.ctx, t->spi_staged));
+		t->spi_staged = 0;
+		t->state = TUNNEL_ESTABLISHED;
+	} else if (t->state != TUNNEL_ESTABLISHED) {
+		if (t->spi_staged)
+			t->ops.sa_in_del(t->ops.ctx, t->spi_staged);
+		t->spi_staged = 0;
+		mls_group_free(t->g);
+		t->g = NULL;
+		t->state = TUNNEL_DOWN;
+	}
+	return EPOCH_ERR_STATE;
+}
+
+uint64_t tunnel_next_timer(const struct tunnel *t)
+{
+	uint64_t next = t->req ? t->retx_at : UINT64_MAX;
+
+	for (size_t i = 0; i < t->n_old; i++)
+		if (t->old[i].delete_at < next)
+			next = t->old[i].delete_at;
+	return next;
+}
+
+enum tunnel_state tunnel_state(const struct tunnel *t)
+{
+	return t->state;
+}
+
+uint64_t tunnel_epoch(const struct tunnel *t)
+{
+	return t->g ? mls_group_epoch(t->g) : 0;
+}
+
+uint32_t tunnel_spi_in(const struct tunnel *t)
+{
+	return t->spi_in;
+}
+
+uint32_t tunnel_spi_out(const struct tunnel *t)
+{
+	return t->spi_out;
+}
+
+unsigned tunnel_retransmissions(const struct tunnel *t)
+{
+	return t->retransmissions;
+}
+
+unsigned tunnel_rekeys(const struct tunnel *t)
+{
+	return t->rekeys;
+}
+
+int tunnel_export(const struct tunnel *t, const char *label, uint8_t *out,
+		  size_t len)
+{
+	if (!t->g)
+		return EPOCH_ERR_STATE;
+	return mls_group_export(t->g, false, (const uint8_t *)label,
+				strlen(label), NULL, 0, out, len);
+}

@@ -1,0 +1,104 @@
+/* One tunnel's protocol state machine (docs/state-machine.md): the MLS
+ * handshake and make-before-break rekeys of DESIGN.md §3-4, driven by
+ * events (a message from the peer, a timer, a rekey trigger) and acting
+ * on the world only through struct tunnel_ops (send a message, allocate an
+ * SPI, install or delete an SA, switch the outbound SA). No sockets, no
+ * clocks, no kernel here: the daemon's event loop supplies those, and the
+ * unit test drives two tunnels against a model kernel that checks the
+ * no-loss ordering on every step.
+ *
+ * Functions return 0 or a negative EPOCH_ERR_* (proto/result.h). A message
+ * that fails its checks is refused with its error and changes nothing.
+ */
+#ifndef EPOCHD_TUNNEL_H
+#define EPOCHD_TUNNEL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "proto/mls.h"
+
+/* Message types (docs/protocol.md numbers them on the wire). */
+enum tunnel_msg {
+	TUNNEL_MSG_HELLO = 1,     /* KeyPackage (request) */
+	TUNNEL_MSG_WELCOME = 2,   /* Welcome (response to HELLO) */
+	TUNNEL_MSG_COMMIT = 3,    /* MLS commit, AD = committer's SPI */
+	TUNNEL_MSG_EPOCH_ACK = 4, /* MLS application message: acker's SPI */
+};
+
+enum tunnel_state {
+	TUNNEL_DOWN,
+	TUNNEL_HELLO_SENT,
+	TUNNEL_WELCOME_SENT,
+	TUNNEL_JOIN_COMMIT_SENT,
+	TUNNEL_ESTABLISHED,
+	TUNNEL_REKEY_SENT,
+};
+const char *tunnel_state_name(enum tunnel_state s);
+
+#define TUNNEL_ESP_KEY_MAX 36 /* key || 4-byte salt */
+
+/* What a tunnel asks of the outside world; each returns 0 or a negative
+ * error. out_switch installs the outbound SA for the peer's inbound SPI
+ * `spi` with `key`, points the out policy at it and deletes the outbound
+ * SA old_spi (0: none yet) — xfrm_rollover's steps 2-4. */
+struct tunnel_ops {
+	void *ctx;
+	int (*send)(void *ctx, enum tunnel_msg type, const uint8_t *msg,
+		    size_t len);
+	int (*alloc_spi)(void *ctx, uint32_t *spi);
+	int (*sa_in_add)(void *ctx, uint32_t spi, const uint8_t *key,
+			 size_t key_len);
+	int (*sa_in_del)(void *ctx, uint32_t spi);
+	int (*out_switch)(void *ctx, uint32_t spi, const uint8_t *key,
+			  size_t key_len, uint32_t old_spi);
+};
+
+struct tunnel_cfg {
+	bool initiator;                 /* the tunnel initiator (I) */
+	struct mls_member_config member; /* suite, identity, our keys, rng */
+	uint8_t peer_key[32];           /* pinned Ed25519 key of the peer */
+	uint8_t esp_alg;                /* one-byte algorithm code */
+	size_t esp_key_len;             /* key + salt bytes to export */
+	const uint8_t *params;          /* tunnel parameters (GroupContext */
+	size_t params_len;              /* extension content), responder */
+	uint64_t retransmit_ms;         /* first retransmission, doubles */
+	unsigned max_tries;             /* sends of one request */
+	uint64_t grace_ms;              /* old inbound SA kept this long;
+					 * at least the whole retransmission
+					 * schedule, retransmit_ms *
+					 * (2^max_tries - 1) */
+};
+
+struct tunnel;
+
+int tunnel_new(struct tunnel **t, const struct tunnel_cfg *cfg,
+	       const struct tunnel_ops *ops);
+void tunnel_free(struct tunnel *t);
+
+/* Initiator: starts the handshake (HELLO). */
+int tunnel_start(struct tunnel *t, uint64_t now_ms);
+/* Starts a rekey (ESTABLISHED only, else EPOCH_ERR_STATE). */
+int tunnel_rekey(struct tunnel *t, uint64_t now_ms);
+/* A message from the peer. */
+int tunnel_receive(struct tunnel *t, enum tunnel_msg type,
+		   const uint8_t *msg, size_t len, uint64_t now_ms);
+/* Retransmissions, give-ups and grace-period deletions due at now. */
+int tunnel_timer(struct tunnel *t, uint64_t now_ms);
+/* When tunnel_timer next has something to do (UINT64_MAX: nothing). */
+uint64_t tunnel_next_timer(const struct tunnel *t);
+
+enum tunnel_state tunnel_state(const struct tunnel *t);
+uint64_t tunnel_epoch(const struct tunnel *t);
+/* Current inbound and outbound SPIs (0 when none). */
+uint32_t tunnel_spi_in(const struct tunnel *t);
+uint32_t tunnel_spi_out(const struct tunnel *t);
+/* Counters for status. */
+unsigned tunnel_retransmissions(const struct tunnel *t);
+unsigned tunnel_rekeys(const struct tunnel *t);
+/* MLS-Exporter of the current epoch (tests compare both sides). */
+int tunnel_export(const struct tunnel *t, const char *label, uint8_t *out,
+		  size_t len);
+
+#endif
