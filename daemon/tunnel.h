@@ -19,12 +19,13 @@
 
 #include "proto/mls.h"
 
-/* Message types (docs/protocol.md numbers them on the wire). */
+/* Message types, with their wire numbers (docs/protocol.md, the
+ * WIRE_* types of daemon/wire.h). */
 enum tunnel_msg {
 	TUNNEL_MSG_HELLO = 1,     /* KeyPackage (request) */
-	TUNNEL_MSG_WELCOME = 2,   /* Welcome (response to HELLO) */
-	TUNNEL_MSG_COMMIT = 3,    /* MLS commit, AD = committer's SPI */
-	TUNNEL_MSG_EPOCH_ACK = 4, /* MLS application message: acker's SPI */
+	TUNNEL_MSG_WELCOME = 3,   /* Welcome (response to HELLO) */
+	TUNNEL_MSG_COMMIT = 4,    /* MLS commit, AD = committer's SPI */
+	TUNNEL_MSG_EPOCH_ACK = 5, /* MLS application message: acker's SPI */
 };
 
 enum tunnel_state {
