@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libconfig.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -320,6 +321,10 @@ static int get_string(const struct loader *l, const config_setting_t *s,
 	return 0;
 }
 
+/* libconfig reads a hex constant without L as 32 bits and keeps it as a
+ * signed int, so 0x80000000 to 0xffffffff come back negative: they are
+ * taken as the unsigned value they spell. (Constants that do not fit at all
+ * never get here: check_literals refuses them.) */
 static int get_int(const struct loader *l, const config_setting_t *s,
 		   const char *path, long long min, long long max,
 		   long long *out)
@@ -330,6 +335,9 @@ static int get_int(const struct loader *l, const config_setting_t *s,
 	if (t != CONFIG_TYPE_INT && t != CONFIG_TYPE_INT64)
 		return fail(l, line_of(s), path, "expected an integer");
 	v = config_setting_get_int64(s);
+	if (t == CONFIG_TYPE_INT && v < 0 &&
+	    config_setting_get_format(s) == CONFIG_FORMAT_HEX)
+		v = (long long)(uint32_t)v;
 	if (v < min || v > max)
 		return fail(l, line_of(s), path,
 			    "%lld is out of range (%lld to %lld)", v, min,
@@ -338,27 +346,14 @@ static int get_int(const struct loader *l, const config_setting_t *s,
 	return 0;
 }
 
-/* A 32-bit unsigned value, 0 to 0xffffffff. libconfig reads hex constants
- * above 0x7fffffff as negative 32-bit ints; those are taken back as the
- * unsigned value they spell. */
+/* A 32-bit unsigned value, min to 0xffffffff. */
 static int get_u32(const struct loader *l, const config_setting_t *s,
 		   const char *path, uint32_t min, uint32_t *out)
 {
 	long long v;
-	int t = config_setting_type(s);
 
-	if (t == CONFIG_TYPE_INT &&
-	    config_setting_get_format(s) == CONFIG_FORMAT_HEX &&
-	    config_setting_get_int(s) < 0) {
-		v = (long long)(uint32_t)config_setting_get_int(s);
-	} else {
-		if (get_int(l, s, path, min, 0xffffffffLL, &v) != 0)
-			return -1;
-	}
-	if (v < min)
-		return fail(l, line_of(s), path,
-			    "%lld is out of range (%u to 4294967295)", v,
-			    (unsigned)min);
+	if (get_int(l, s, path, min, 0xffffffffLL, &v) != 0)
+		return -1;
 	*out = (uint32_t)v;
 	return 0;
 }
@@ -972,6 +967,143 @@ static int prescan(const struct loader *l, const char *text, size_t len)
 	return 0;
 }
 
+static bool is_name_start(char c)
+{
+	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '*';
+}
+
+static bool is_name_char(char c)
+{
+	return is_name_start(c) || (c >= '0' && c <= '9') || c == '-' ||
+	       c == '_';
+}
+
+/* Checks one integer constant p[0..n) (sign, digits or 0x and hex digits,
+ * then L or LL or nothing) the way libconfig 1.5 will read it, which is
+ * without any overflow check: 5000000000 silently becomes 705032704.
+ * Returns 0 if it fits (or is not an integer: floats are left to the
+ * parser), -1 if not. */
+static int literal_fits(const char *p, size_t n)
+{
+	bool neg = false, hex = false, is_long = false;
+	unsigned long long v = 0, lim;
+	size_t i = 0, digits = 0;
+
+	if (i < n && (p[i] == '+' || p[i] == '-'))
+		neg = p[i++] == '-';
+	if (n - i >= 2 && p[i] == '0' && (p[i + 1] == 'x' || p[i + 1] == 'X')) {
+		hex = true;
+		i += 2;
+	}
+	for (; i < n; i++) {
+		unsigned d;
+		char c = p[i];
+
+		if (c >= '0' && c <= '9')
+			d = (unsigned)(c - '0');
+		else if (hex && c >= 'a' && c <= 'f')
+			d = (unsigned)(c - 'a' + 10);
+		else if (hex && c >= 'A' && c <= 'F')
+			d = (unsigned)(c - 'A' + 10);
+		else
+			break;
+		digits++;
+		if (v > (ULLONG_MAX - d) / (hex ? 16 : 10))
+			return -1;
+		v = v * (hex ? 16 : 10) + d;
+	}
+	if (digits == 0)
+		return 0;
+	if (i < n && p[i] == 'L') {
+		is_long = true;
+		i++;
+		if (i < n && p[i] == 'L')
+			i++;
+	}
+	if (i != n)
+		return 0; /* a float or something the parser refuses */
+	if (hex)
+		lim = is_long ? ULLONG_MAX : 0xffffffffULL;
+	else if (is_long)
+		lim = neg ? (unsigned long long)LLONG_MAX + 1 : LLONG_MAX;
+	else
+		lim = neg ? 0x80000000ULL : 0x7fffffffULL;
+	return v <= lim ? 0 : -1;
+}
+
+/* Finds integer constants libconfig would wrap (outside strings and
+ * comments) and refuses them, naming the setting written last before. */
+static int check_literals(const struct loader *l, const char *t, size_t len)
+{
+	const char *name = NULL;
+	size_t name_len = 0, i = 0;
+	unsigned line = 1;
+
+	while (i < len) {
+		char c = t[i];
+
+		if (c == '\n') {
+			line++;
+			i++;
+		} else if (c == '#' || (c == '/' && i + 1 < len &&
+					t[i + 1] == '/')) {
+			while (i < len && t[i] != '\n')
+				i++;
+		} else if (c == '/' && i + 1 < len && t[i + 1] == '*') {
+			for (i += 2; i < len; i++) {
+				if (t[i] == '\n')
+					line++;
+				else if (t[i] == '*' && i + 1 < len &&
+					 t[i + 1] == '/')
+					break;
+			}
+			i += 2;
+		} else if (c == '"') {
+			for (i++; i < len && t[i] != '"'; i++) {
+				if (t[i] == '\\' && i + 1 < len)
+					i++;
+				if (t[i] == '\n')
+					line++;
+			}
+			i++;
+		} else if (is_name_start(c)) {
+			name = t + i;
+			while (i < len && is_name_char(t[i]))
+				i++;
+			name_len = (size_t)(t + i - name);
+		} else if ((c >= '0' && c <= '9') || c == '-' || c == '+' ||
+			   c == '.') {
+			size_t s = i;
+
+			for (i++; i < len && (is_name_char(t[i]) ||
+					      t[i] == '.' || t[i] == '+');
+			     i++)
+				if ((t[i] == '-' || t[i] == '+') &&
+				    t[i - 1] != 'e' && t[i - 1] != 'E')
+					break;
+			if (literal_fits(t + s, i - s) != 0) {
+				char where[48];
+
+				snprintf(where, sizeof(where), "%.*s",
+					 (int)(name_len < 40 ? name_len : 40),
+					 name ? name : "");
+				return fail(l, line, name ? where : NULL,
+					    "%.*s does not fit in %s",
+					    (int)(i - s < 40 ? i - s : 40),
+					    t + s,
+					    t[i - 1] == 'L' ?
+						    "64 bits" :
+						    "32 bits (write larger "
+						    "numbers with the suffix "
+						    "L)");
+			}
+		} else {
+			i++;
+		}
+	}
+	return 0;
+}
+
 void config_free(struct config *c)
 {
 	if (!c)
@@ -997,7 +1129,7 @@ int config_load_string(const char *text, size_t len, const char *name,
 	if (len > CONFIG_FILE_MAX)
 		return fail(&l, 0, NULL, "larger than %d bytes",
 			    CONFIG_FILE_MAX);
-	if (prescan(&l, text, len) != 0)
+	if (prescan(&l, text, len) != 0 || check_literals(&l, text, len) != 0)
 		return -1;
 	buf = malloc(len + 1);
 	if (!buf)

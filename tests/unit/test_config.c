@@ -303,6 +303,15 @@ static void test_tunnel_ok(void)
 		CHECK(c.tunnels[0].dpd_interval == 0);
 	}
 	config_free(&c);
+	/* Big numbers with L; big-looking ones in comments and strings are
+	 * not numbers. */
+	expect_ok(TUN("rekey_bytes = 5000000000L; # 5000000000\n"
+		      "rekey_packets = 0xffffffff; /* 99999999999 */"), &c);
+	if (CHECK(c.n_tunnels == 1)) {
+		CHECK(c.tunnels[0].rekey_bytes == 5000000000ULL);
+		CHECK(c.tunnels[0].rekey_packets == 0xffffffffULL);
+	}
+	config_free(&c);
 	/* Small rekey limits: the hard one still lies above. */
 	expect_ok(TUN("rekey_bytes = 65536; rekey_packets = 100; "
 		      "rekey_time = 10;"), &c);
@@ -562,6 +571,24 @@ static void test_refusals_tunnel(void)
 		   T(9) "mark_mask: set without mark");
 	expect_err(TUN("mark = 0x100; mark_mask = 0xff;"),
 		   T(9) "mark_mask: mark 0x100 has bits outside the mask 0xff");
+	/* Integers libconfig 1.5 would wrap without a word. */
+	expect_err(TUN("rekey_bytes = 5000000000;"),
+		   "test.conf:9: rekey_bytes: 5000000000 does not fit in 32 "
+		   "bits (write larger numbers with the suffix L)");
+	expect_err(TUN("rekey_packets = -2147483649;"),
+		   "test.conf:9: rekey_packets: -2147483649 does not fit in "
+		   "32 bits (write larger numbers with the suffix L)");
+	expect_err(TUN("mark = 0x100000000;"),
+		   "test.conf:9: mark: 0x100000000 does not fit in 32 bits "
+		   "(write larger numbers with the suffix L)");
+	expect_err(TUN("rekey_bytes = 9223372036854775808L;"),
+		   "test.conf:9: rekey_bytes: 9223372036854775808L does not "
+		   "fit in 64 bits");
+	expect_err(TUN("rekey_bytes = 0x10000000000000000L;"),
+		   "test.conf:9: rekey_bytes: 0x10000000000000000L does not "
+		   "fit in 64 bits");
+	expect_err(TUN("reqid = 0x80000000;"),
+		   T(9) "reqid: 2147483648 is out of range (1 to 2147483647)");
 	expect_err(TUN("mark = -1;"),
 		   T(9) "mark: -1 is out of range (0 to 4294967295)");
 	expect_err(TUN("if_id = 0;"),
