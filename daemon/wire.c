@@ -55,7 +55,7 @@ const char *wire_type_name(unsigned type)
 	return names[type];
 }
 
-/* ---- header (§2) ---------------------------------------------------------- */
+/* ---- header (§2) -------------------------------------------------------- */
 
 /* The per-type rules of §2.2: which flags and session ids each type may
  * carry. Shared by encode and decode so we never send what we refuse. */
@@ -218,7 +218,7 @@ int wire_session_id(const struct crypto_rng *rng, uint64_t *sid)
 	return EPOCH_OK;
 }
 
-/* ---- fragmentation (§3) --------------------------------------------------- */
+/* ---- fragmentation (§3) ------------------------------------------------- */
 
 void wire_limits_default(struct wire_limits *l)
 {
@@ -309,7 +309,7 @@ int wire_fragment(const struct wire_limits *l, const struct wire_header *h,
 	return EPOCH_OK;
 }
 
-/* ---- reassembly (§3.2) ---------------------------------------------------- */
+/* ---- reassembly (§3.2) -------------------------------------------------- */
 
 void wire_message_free(struct wire_message *m)
 {
@@ -485,7 +485,7 @@ int wire_reasm_feed(struct wire_reasm *ra, const struct wire_header *h,
 	return 1;
 }
 
-/* ---- requests and responses (§4) ------------------------------------------ */
+/* ---- requests and responses (§4) ---------------------------------------- */
 
 void wire_retx_default(struct wire_retx *r)
 {

@@ -58,14 +58,14 @@ enum wire_type {
 	X(WIRE_ERR_MAGIC, -100, "not an epochd datagram (bad magic)")       \
 	X(WIRE_ERR_VERSION, -101, "unsupported protocol version")           \
 	X(WIRE_ERR_TYPE, -102, "unknown message type")                      \
-	X(WIRE_ERR_FLAGS, -103, "unknown flag bits, or flags not allowed for the type") \
+	X(WIRE_ERR_FLAGS, -103, "unknown flag bit, or flags not for the type") \
 	X(WIRE_ERR_RESERVED, -104, "reserved octet not zero")               \
 	X(WIRE_ERR_SESSION, -105, "session ids not allowed for the type")   \
 	X(WIRE_ERR_FRAGMENT, -106, "fragment index or count invalid")       \
-	X(WIRE_ERR_LENGTH, -107, "fragment length inconsistent with total_len") \
+	X(WIRE_ERR_LENGTH, -107, "fragment length does not fit total_len") \
 	X(WIRE_ERR_TOO_BIG, -108, "message larger than allowed")            \
 	X(WIRE_ERR_LIMIT, -109, "reassembly limit reached (count or memory)") \
-	X(WIRE_ERR_INCONSISTENT, -110, "fragment contradicts earlier fragments") \
+	X(WIRE_ERR_INCONSISTENT, -110, "fragment contradicts earlier ones") \
 	X(WIRE_ERR_BUSY, -111, "too many outstanding requests")             \
 	X(WIRE_ERR_EXHAUSTED, -112, "message ids exhausted")
 
@@ -116,7 +116,7 @@ struct wire_limits {
 	unsigned max_fragments;     /* per message, <= 255, default 64 */
 	size_t max_message;         /* bytes, <= 65536, default 65536 */
 	unsigned max_reassemblies;  /* concurrent, default 16 */
-	size_t max_memory;          /* total reassembly buffers, default 1 MiB */
+	size_t max_memory;          /* reassembly buffers, default 1 MiB */
 	uint64_t reassembly_timeout_ms; /* since the last new fragment, 10 s */
 };
 
