@@ -508,6 +508,42 @@ static void test_limits(void)
 	wire_datagrams_free(&c);
 }
 
+/* wire_reasm_feed re-checks a header it is given directly. */
+static void test_feed_refusals(void)
+{
+	struct wire_limits l;
+	struct wire_reasm ra;
+	struct wire_message m;
+	uint8_t frag[1200] = { 0 };
+	struct wire_header h = example_header();
+
+	wire_limits_default(&l);
+	l.max_reassemblies = 0;
+	CHECK_RC(wire_reasm_init(&ra, &l), EPOCH_ERR_INVALID_ARG);
+	wire_limits_default(&l);
+	CHECK_OK(wire_reasm_init(&ra, &l));
+	CHECK_RC(wire_reasm_feed(&ra, &h, frag, 1015, 0, &m),
+		 WIRE_ERR_LENGTH);
+	CHECK_RC(wire_reasm_feed(&ra, &h, NULL, 1200, 0, &m),
+		 EPOCH_ERR_INVALID_ARG);
+	h.flags = 0x40;
+	CHECK_RC(wire_reasm_feed(&ra, &h, frag, 1200, 0, &m),
+		 WIRE_ERR_FLAGS);
+	h = example_header();
+	h.frag_index = 4;
+	CHECK_RC(wire_reasm_feed(&ra, &h, frag, 1200, 0, &m),
+		 WIRE_ERR_FRAGMENT);
+	h = example_header();
+	h.type = 0;
+	CHECK_RC(wire_reasm_feed(&ra, &h, frag, 1200, 0, &m), WIRE_ERR_TYPE);
+	CHECK_EQ_U64(ra.active, 0);
+	h = example_header();
+	CHECK_OK(wire_reasm_feed(&ra, &h, frag, 1200, 0, &m));
+	CHECK_EQ_U64(ra.active, 1);
+	CHECK_EQ_U64(ra.mem_used, 4064);
+	wire_reasm_free(&ra);
+}
+
 static void test_timeout(void)
 {
 	struct wire_limits l;
@@ -991,6 +1027,7 @@ int main(int argc, char **argv)
 	test_run("fragment_sizes", test_fragment_sizes);
 	test_run("shuffled_duplicated", test_shuffled_duplicated);
 	test_run("limits", test_limits);
+	test_run("feed_refusals", test_feed_refusals);
 	test_run("timeout", test_timeout);
 	test_run("inconsistent", test_inconsistent);
 	test_run("retransmit_schedule", test_retransmit_schedule);
