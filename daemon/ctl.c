@@ -14,7 +14,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-/* ---- output buffer ------------------------------------------------------ */
+/* ---- output buffer ------------------------------------------------------- */
 
 void ctl_buf_init(struct ctl_buf *b, size_t limit)
 {
@@ -105,7 +105,7 @@ void ctl_buf_consume(struct ctl_buf *b, size_t n)
 		b->p[b->len] = '\0';
 }
 
-/* ---- UTF-8 ------------------------------------------------------------- */
+/* ---- UTF-8 --------------------------------------------------------------- */
 
 /* Length of the valid UTF-8 sequence at s (n bytes available), 0 if it is
  * not one (RFC 3629 §4: no overlongs, no surrogates, at most U+10FFFF). */
@@ -774,7 +774,8 @@ int ctl_request_format(const struct ctl_request *req, char *out,
 	/* Names need no escaping: ctl_name_valid allows none of " \ or
 	 * control characters. */
 	if (tl > 0)
-		n = snprintf(out, outlen, "{\"cmd\":\"%s\",\"tunnel\":\"%s\"}\n",
+		n = snprintf(out, outlen,
+			     "{\"cmd\":\"%s\",\"tunnel\":\"%s\"}\n",
 			     cmd_names[req->cmd], req->tunnel);
 	else
 		n = snprintf(out, outlen, "{\"cmd\":\"%s\"}\n",
@@ -782,7 +783,7 @@ int ctl_request_format(const struct ctl_request *req, char *out,
 	return n < 0 || (size_t)n >= outlen ? -1 : 0;
 }
 
-/* ---- replies -------------------------------------------------------------- */
+/* ---- replies ------------------------------------------------------------- */
 
 void ctl_reply_ok(struct ctl_buf *b, const char *msg)
 {
@@ -900,7 +901,7 @@ out:
 	return rc;
 }
 
-/* ---- status ------------------------------------------------------------------ */
+/* ---- status -------------------------------------------------------------- */
 
 void ctl_status_json(struct ctl_buf *b, const struct ctl_status *st)
 {
@@ -1143,7 +1144,7 @@ void ctl_status_table(struct ctl_buf *b, const struct ctl_status *st,
 	}
 }
 
-/* ---- events ------------------------------------------------------------------ */
+/* ---- events -------------------------------------------------------------- */
 
 void ctl_event_json(struct ctl_buf *b, const struct ctl_event *ev)
 {
@@ -1173,7 +1174,7 @@ void ctl_event_json(struct ctl_buf *b, const struct ctl_event *ev)
 	ctl_buf_puts(b, "}\n");
 }
 
-/* ---- server side ------------------------------------------------------------- */
+/* ---- server side --------------------------------------------------------- */
 
 static int sun_of(const char *path, struct sockaddr_un *sa, char *err,
 		  size_t errlen)
@@ -1181,9 +1182,9 @@ static int sun_of(const char *path, struct sockaddr_un *sa, char *err,
 	memset(sa, 0, sizeof(*sa));
 	sa->sun_family = AF_UNIX;
 	if (path[0] == '\0' || strlen(path) >= sizeof(sa->sun_path)) {
-		snprintf(err, errlen, "control socket path \"%s\" is empty or "
-			 "longer than %zu bytes", path,
-			 sizeof(sa->sun_path) - 1);
+		snprintf(err, errlen, "control socket path is empty or "
+			 "longer than %zu bytes: %s", sizeof(sa->sun_path) - 1,
+			 path);
 		return -1;
 	}
 	memcpy(sa->sun_path, path, strlen(path) + 1);
@@ -1434,7 +1435,7 @@ bool ctl_client_done(const struct ctl_client *c)
 			   c->out_off >= c->out.len);
 }
 
-/* ---- client side ------------------------------------------------------------- */
+/* ---- client side --------------------------------------------------------- */
 
 int ctl_connect(const char *path, char *err, size_t errlen)
 {

@@ -37,7 +37,7 @@
 #define CTL_PEER_MAX 64           /* "[v6 address]:port" */
 #define CTL_ERR_MAX 256           /* error and event reason strings */
 
-/* ---- JSON ------------------------------------------------------------- */
+/* ---- JSON ---------------------------------------------------------------- */
 
 #define CTL_JSON_DEPTH 8
 
@@ -106,7 +106,7 @@ void ctl_json_put_str(struct ctl_buf *b, const char *s);
 /* "key": with the comma before it unless first. */
 void ctl_json_put_key(struct ctl_buf *b, const char *key, bool first);
 
-/* ---- requests --------------------------------------------------------- */
+/* ---- requests ------------------------------------------------------------ */
 
 enum ctl_cmd {
 	CTL_CMD_STATUS, CTL_CMD_UP, CTL_CMD_DOWN, CTL_CMD_REKEY,
@@ -133,7 +133,7 @@ int ctl_request_parse(const char *line, size_t len, struct ctl_request *req,
 int ctl_request_format(const struct ctl_request *req, char *out,
 		       size_t outlen);
 
-/* ---- status ------------------------------------------------------------ */
+/* ---- status -------------------------------------------------------------- */
 
 enum ctl_state {
 	CTL_STATE_DOWN,       /* configured, no session (or given up) */
@@ -235,7 +235,7 @@ const char *ctl_event_name(enum ctl_event_type t);
 /* One event line (members depend on the type, see docs/control.md). */
 void ctl_event_json(struct ctl_buf *b, const struct ctl_event *ev);
 
-/* ---- server side ----------------------------------------------------------- */
+/* ---- server side --------------------------------------------------------- */
 
 /* Creates the listening socket at path: non-blocking, close-on-exec, mode
  * 0660. A stale socket left by a dead daemon is removed; a socket that
@@ -282,7 +282,7 @@ bool ctl_client_flush(struct ctl_client *c);
  * nothing left to write. */
 bool ctl_client_done(const struct ctl_client *c);
 
-/* ---- client side ----------------------------------------------------------- */
+/* ---- client side --------------------------------------------------------- */
 
 /* Connects to the daemon's socket (blocking). -1 with a message like
  * "cannot connect to /run/epochd.sock: No such file or directory (is epochd
