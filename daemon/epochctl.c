@@ -130,7 +130,7 @@ static int cmd_status(const char *sock, const struct ctl_request *req,
 static int cmd_simple(const char *sock, const struct ctl_request *req)
 {
 	struct ctl_buf acc;
-	char err[CTL_ERR_MAX + 64], msg[CTL_ERR_MAX];
+	char err[CTL_ERR_MAX + 64], msg[1024];
 	size_t len;
 	int fd, rc;
 
@@ -155,7 +155,7 @@ static int cmd_simple(const char *sock, const struct ctl_request *req)
 static int cmd_watch(const char *sock, const struct ctl_request *req)
 {
 	struct ctl_buf acc;
-	char err[CTL_ERR_MAX + 64], msg[CTL_ERR_MAX];
+	char err[CTL_ERR_MAX + 64], msg[1024];
 	size_t len;
 	int fd, rc;
 
