@@ -252,7 +252,7 @@ struct ctl_client {
 	bool discard;      /* skipping the rest of an oversized line */
 	bool eof;          /* the peer closed its side */
 	bool dead;         /* I/O error or output over CTL_OUT_MAX: close it */
-	bool watching;     /* events go to this client */
+	bool watching;     /* set by the daemon on a watch request */
 	struct ctl_buf out;
 	size_t out_off;    /* bytes of out already written */
 };
