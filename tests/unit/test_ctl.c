@@ -857,6 +857,48 @@ static void test_listen_refuse(void)
 	CHECK_STR(err, want);
 }
 
+static void test_read_line(void)
+{
+	struct ctl_buf acc;
+	char err[256];
+	size_t len;
+	int sv[2];
+
+	CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
+	CHECK(write(sv[1], "one\ntwo\n\nthree", 15) == 15);
+	ctl_buf_init(&acc, 8);
+	CHECK(ctl_read_line(sv[0], &acc, &len, err, sizeof(err)) == 1);
+	CHECK(len == 3);
+	CHECK_STR(acc.p, "one");
+	ctl_buf_consume(&acc, len + 1);
+	CHECK(ctl_read_line(sv[0], &acc, &len, err, sizeof(err)) == 1);
+	CHECK_STR(acc.p, "two");
+	ctl_buf_consume(&acc, len + 1);
+	CHECK(ctl_read_line(sv[0], &acc, &len, err, sizeof(err)) == 1);
+	CHECK(len == 0);
+	ctl_buf_consume(&acc, len + 1);
+	close(sv[1]);
+	CHECK(ctl_read_line(sv[0], &acc, &len, err, sizeof(err)) == -1);
+	CHECK_STR(err, "epochd closed the connection in the middle of a "
+		  "reply");
+	ctl_buf_free(&acc);
+	close(sv[0]);
+
+	/* clean EOF; a line over the limit */
+	CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
+	close(sv[1]);
+	ctl_buf_init(&acc, 8);
+	CHECK(ctl_read_line(sv[0], &acc, &len, err, sizeof(err)) == 0);
+	close(sv[0]);
+	CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
+	CHECK(write(sv[1], "123456789\n", 10) == 10);
+	CHECK(ctl_read_line(sv[0], &acc, &len, err, sizeof(err)) == -1);
+	CHECK_STR(err, "reply longer than 8 bytes");
+	ctl_buf_free(&acc);
+	close(sv[0]);
+	close(sv[1]);
+}
+
 /* ---- epochctl as a subprocess -------------------------------------------- */
 
 struct run {
@@ -1140,6 +1182,7 @@ int main(int argc, char **argv)
 	test_run("replies and events", test_replies_events);
 	test_run("server: listen, accept, limits, stale socket", test_listen);
 	test_run("server: refused socket paths", test_listen_refuse);
+	test_run("client: reading reply lines", test_read_line);
 	test_run("epochctl against a test server", test_epochctl);
 	test_run("epochctl genkey/pubkey", test_epochctl_keys);
 	rc = test_main_end(argv[0]);
