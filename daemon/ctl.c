@@ -664,11 +664,10 @@ static bool is_alnum(char c)
 
 bool ctl_name_valid(const char *s, size_t len)
 {
-	if (len == 0 || len > CTL_NAME_MAX || !is_alnum(s[0]))
+	if (len == 0 || len > CTL_NAME_MAX)
 		return false;
-	for (size_t i = 1; i < len; i++)
-		if (!is_alnum(s[i]) && s[i] != '_' && s[i] != '.' &&
-		    s[i] != '-')
+	for (size_t i = 0; i < len; i++)
+		if (!is_alnum(s[i]) && s[i] != '_' && s[i] != '-')
 			return false;
 	return true;
 }
@@ -732,8 +731,8 @@ int ctl_request_parse(const char *line, size_t len, struct ctl_request *req,
 	if (tun != NULL) {
 		if (!ctl_name_valid(tun->str, tun->len)) {
 			snprintf(err, errlen, "bad tunnel name \"%.40s\" (1 to "
-				 "%d of A-Z a-z 0-9 _ . -, starting with a "
-				 "letter or digit)", tun->str, CTL_NAME_MAX);
+				 "%d of A-Z a-z 0-9 _ -)", tun->str,
+				 CTL_NAME_MAX);
 			goto out;
 		}
 		if (req->cmd == CTL_CMD_RELOAD || req->cmd == CTL_CMD_WATCH) {

@@ -32,7 +32,7 @@
 #define CTL_REQ_MAX 4096          /* one request line, newline included */
 #define CTL_OUT_MAX (1024 * 1024) /* queued replies/events per client */
 #define CTL_REPLY_MAX (4 * 1024 * 1024) /* a reply line, client side */
-#define CTL_NAME_MAX 32           /* tunnel name: [A-Za-z0-9][A-Za-z0-9_.-]* */
+#define CTL_NAME_MAX 32           /* tunnel name: [A-Za-z0-9_-]{1,32} */
 #define CTL_TEXT_MAX 48           /* suite, ESP algorithm */
 #define CTL_PEER_MAX 64           /* "[v6 address]:port" */
 #define CTL_ERR_MAX 256           /* error and event reason strings */
@@ -119,8 +119,8 @@ struct ctl_request {
 };
 
 const char *ctl_cmd_name(enum ctl_cmd cmd);
-/* Tunnel names: 1..CTL_NAME_MAX characters of [A-Za-z0-9_.-], the first a
- * letter or digit. */
+/* Tunnel names: 1..CTL_NAME_MAX characters of [A-Za-z0-9_-], the rule of
+ * epochd.conf (config.h, CONFIG_NAME_MAX). */
 bool ctl_name_valid(const char *s, size_t len);
 /* Parses one request line (without its newline; at most CTL_REQ_MAX - 1
  * bytes): an object with "cmd" (a command name) and "tunnel" (required by

@@ -221,7 +221,7 @@ int main(int argc, char **argv)
 {
 	const char *sock = CTL_SOCKET_DEFAULT, *cmd, *arg = NULL;
 	struct ctl_request req;
-	bool json = false;
+	bool json = false, words = false;
 	char msg[128];
 	int i = 1, c;
 
@@ -248,12 +248,15 @@ int main(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	cmd = argv[i++];
-	/* Arguments: at most one word, plus --json for status. */
+	/* Arguments: at most one word, plus --json for status; after "--"
+	 * only words (a tunnel name may begin with '-'). */
 	for (; i < argc; i++) {
-		if (strcmp(cmd, "status") == 0 &&
-		    strcmp(argv[i], "--json") == 0) {
+		if (!words && strcmp(argv[i], "--") == 0) {
+			words = true;
+		} else if (!words && strcmp(cmd, "status") == 0 &&
+			   strcmp(argv[i], "--json") == 0) {
 			json = true;
-		} else if (argv[i][0] == '-' && argv[i][1] != '\0') {
+		} else if (!words && argv[i][0] == '-' && argv[i][1] != '\0') {
 			snprintf(msg, sizeof(msg), "%s: unknown option %.40s",
 				 cmd, argv[i]);
 			return fail(EXIT_USAGE, msg);
