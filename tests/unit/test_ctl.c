@@ -347,8 +347,8 @@ static void sample_status(struct ctl_status st[2])
 	st[0].role = CTL_ROLE_INITIATOR;
 	strcpy(st[0].peer, "192.0.2.2:7450");
 	st[0].epoch = 12;
-	strcpy(st[0].suite, "xwing-aes256gcm-sha512-ed25519");
-	strcpy(st[0].esp, "rfc4106(gcm(aes))");
+	strcpy(st[0].suite, "xwing");
+	strcpy(st[0].esp, "aes256gcm");
 	st[0].spi_in = 0xc0000001;
 	st[0].spi_out = 0x0a0b0c0d;
 	st[0].bytes_in = 1234567;
@@ -364,23 +364,24 @@ static void sample_status(struct ctl_status st[2])
 	st[1].state = CTL_STATE_CONNECTING;
 	st[1].role = CTL_ROLE_RESPONDER;
 	strcpy(st[1].peer, "[2001:db8::2]:7450");
-	strcpy(st[1].suite, "0x0001");
-	strcpy(st[1].esp, "rfc7539esp(chacha20,poly1305)");
+	strcpy(st[1].suite, "x25519-aes128");
+	strcpy(st[1].esp, "chacha20poly1305");
 }
 
 static const char status_json_want[] =
 	"{\"ok\":true,\"tunnels\":["
 	"{\"name\":\"t1\",\"state\":\"up\",\"role\":\"initiator\","
 	"\"peer\":\"192.0.2.2:7450\",\"epoch\":12,"
-	"\"suite\":\"xwing-aes256gcm-sha512-ed25519\","
-	"\"esp\":\"rfc4106(gcm(aes))\",\"spi_in\":3221225473,"
+	"\"suite\":\"xwing\","
+	"\"esp\":\"aes256gcm\",\"spi_in\":3221225473,"
 	"\"spi_out\":168496141,\"bytes_in\":1234567,\"bytes_out\":89,"
 	"\"packets_in\":1000,\"packets_out\":1,\"last_rekey\":1700000000,"
 	"\"last_trigger\":\"time\",\"next_rekey\":1700003600,"
 	"\"retransmits\":2},"
 	"{\"name\":\"t2\",\"state\":\"connecting\",\"role\":\"responder\","
-	"\"peer\":\"[2001:db8::2]:7450\",\"epoch\":0,\"suite\":\"0x0001\","
-	"\"esp\":\"rfc7539esp(chacha20,poly1305)\",\"spi_in\":0,"
+	"\"peer\":\"[2001:db8::2]:7450\",\"epoch\":0,"
+	"\"suite\":\"x25519-aes128\","
+	"\"esp\":\"chacha20poly1305\",\"spi_in\":0,"
 	"\"spi_out\":0,\"bytes_in\":0,\"bytes_out\":0,\"packets_in\":0,"
 	"\"packets_out\":0,\"last_rekey\":0,\"last_trigger\":\"none\","
 	"\"next_rekey\":0,\"retransmits\":0}]}\n";
@@ -390,8 +391,8 @@ static const char status_table_want[] =
 	"  state        up (initiator)\n"
 	"  peer         192.0.2.2:7450\n"
 	"  epoch        12\n"
-	"  suite        xwing-aes256gcm-sha512-ed25519\n"
-	"  esp          rfc4106(gcm(aes))\n"
+	"  suite        xwing\n"
+	"  esp          aes256gcm\n"
 	"  spi          in 0xc0000001, out 0x0a0b0c0d\n"
 	"  received     1234567 bytes, 1000 packets\n"
 	"  sent         89 bytes, 1 packets\n"
@@ -403,8 +404,8 @@ static const char status_table_want[] =
 	"  state        connecting (responder)\n"
 	"  peer         [2001:db8::2]:7450\n"
 	"  epoch        0\n"
-	"  suite        0x0001\n"
-	"  esp          rfc7539esp(chacha20,poly1305)\n"
+	"  suite        x25519-aes128\n"
+	"  esp          chacha20poly1305\n"
 	"  spi          in -, out -\n"
 	"  received     0 bytes, 0 packets\n"
 	"  sent         0 bytes, 0 packets\n"
