@@ -1016,6 +1016,7 @@ int ctl_status_reply_parse(const char *line, size_t len,
 	const struct ctl_json *r, *t;
 	struct ctl_status *st = NULL;
 	char jerr[CTL_ERR_MAX];
+	size_t i;
 	bool ok;
 	int rc = -1;
 
@@ -1047,9 +1048,10 @@ int ctl_status_reply_parse(const char *line, size_t len,
 		snprintf(err, errlen, "out of memory");
 		goto out;
 	}
-	for (size_t i = 0; i < t->n; i++) {
-		if (ctl_status_parse(&doc, ctl_json_child(&doc, t, i), &st[i],
-				     jerr, sizeof(jerr)) < 0) {
+	i = 0;
+	for (int m = t->first; m >= 0; m = doc.v[m].next, i++) {
+		if (ctl_status_parse(&doc, &doc.v[m], &st[i], jerr,
+				     sizeof(jerr)) < 0) {
 			snprintf(err, errlen, "bad reply from epochd: tunnel "
 				 "%zu: %s", i + 1, jerr);
 			free(st);
