@@ -288,24 +288,25 @@ FUZZ_CFLAGS  := -std=c11 -g -O1 $(WARN) -fno-omit-frame-pointer \
                 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
 # Sources compiled into every libFuzzer target (instrumented, so libFuzzer
 # sees their coverage); a target for another layer adds that layer here.
-FUZZ_LINK_SRC := $(PROTO_SRC) $(DAEMON_SRC)
+FUZZ_LINK_SRC := $(PROTO_SRC) $(XFRM_SRC) $(DAEMON_SRC)
 
 UNIT_CMDS += $(FUZZ_UNIT)
 all: $(FUZZ_UNIT)
 
 $(BUILD)/tests/fuzz_%: $(BUILD)/obj/tests/fuzz/fuzz_%.o \
 		$(BUILD)/obj/tests/fuzz/driver.o $(TESTLIB_OBJ) $(LIBDAEMON) \
-		$(LIBPROTO)
+		$(LIBXFRM) $(LIBPROTO)
 	@mkdir -p $(dir $@)
 	@[ "$(V)" != 0 ] || echo "  LD  $@"
-	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(CONFIG_LIBS) $(LDLIBS)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(CONFIG_LIBS) $(MNL_LIBS) \
+		$(LDLIBS)
 
 $(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $(FUZZ_LINK_SRC) \
-		$(wildcard proto/*.h daemon/*.h) | deps
+		$(wildcard proto/*.h xfrm/*.h daemon/*.h) | deps
 	@mkdir -p $(dir $@)
 	@[ "$(V)" != 0 ] || echo "  FUZZ $@"
 	$(Q)$(FUZZ_CC) $(CPPFLAGS) $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_LINK_SRC) \
-		$(CONFIG_LIBS) $(LDLIBS)
+		$(CONFIG_LIBS) $(MNL_LIBS) $(LDLIBS)
 
 fuzz: $(FUZZ_BIN)
 	$(Q)$(RUNNER) $(foreach n,$(FUZZ_NAMES),\

@@ -20,6 +20,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "daemon/errmsg.h"
 #include "daemon/keyfile.h"
 #include "proto/mls.h"
 
@@ -31,19 +32,6 @@ struct loader {
 	size_t errlen;
 };
 
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 /* "FILE:LINE: SETTING: message"; LINE is left out when unknown (0),
  * SETTING when NULL. Returns -1. */
@@ -65,10 +53,10 @@ static int fail(const struct loader *l, unsigned line, const char *setting,
 	else
 		where[0] = '\0';
 	if (line)
-		seterr(l->err, l->errlen, "%s:%u:%s %s", l->file, line, where,
+		errmsg_set(l->err, l->errlen, "%s:%u:%s %s", l->file, line, where,
 		       msg);
 	else
-		seterr(l->err, l->errlen, "%s:%s %s", l->file, where, msg);
+		errmsg_set(l->err, l->errlen, "%s:%s %s", l->file, where, msg);
 	return -1;
 }
 
@@ -202,19 +190,10 @@ static bool addr_equal(const struct xfrm_addr *a, const struct xfrm_addr *b)
 
 /* Strict: what inet_pton accepts (dotted quad or RFC 4291 text), nothing
  * else (no zone, no brackets, no spaces). */
+/* 0 or -1: an IPv4 or IPv6 address, as xfrm/ parses it. */
 static int addr_parse(const char *s, struct xfrm_addr *out)
 {
-	memset(out, 0, sizeof(*out));
-	if (inet_pton(AF_INET, s, &out->a.v4) == 1) {
-		out->family = AF_INET;
-		return 0;
-	}
-	if (inet_pton(AF_INET6, s, &out->a.v6) == 1) {
-		out->family = AF_INET6;
-		return 0;
-	}
-	memset(out, 0, sizeof(*out));
-	return -1;
+	return xfrm_addr_parse(out, s) == 0 ? 0 : -1;
 }
 
 static bool addr_is_zero(const struct xfrm_addr *a)
@@ -1174,25 +1153,25 @@ int config_load_file(const char *path, struct config *out, char *err,
 	memset(out, 0, sizeof(*out));
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0) {
-		seterr(err, errlen, "%s: %s", path, strerror(errno));
+		errmsg_set(err, errlen, "%s: %s", path, strerror(errno));
 		return -1;
 	}
 	if (fstat(fd, &st) != 0) {
-		seterr(err, errlen, "%s: %s", path, strerror(errno));
+		errmsg_set(err, errlen, "%s: %s", path, strerror(errno));
 		goto out;
 	}
 	if (!S_ISREG(st.st_mode)) {
-		seterr(err, errlen, "%s: not a regular file", path);
+		errmsg_set(err, errlen, "%s: not a regular file", path);
 		goto out;
 	}
 	if (st.st_size > CONFIG_FILE_MAX) {
-		seterr(err, errlen, "%s: larger than %d bytes", path,
+		errmsg_set(err, errlen, "%s: larger than %d bytes", path,
 		       CONFIG_FILE_MAX);
 		goto out;
 	}
 	buf = malloc((size_t)st.st_size + 1);
 	if (!buf) {
-		seterr(err, errlen, "%s: out of memory", path);
+		errmsg_set(err, errlen, "%s: out of memory", path);
 		goto out;
 	}
 	for (;;) {
@@ -1201,14 +1180,14 @@ int config_load_file(const char *path, struct config *out, char *err,
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
-			seterr(err, errlen, "%s: %s", path, strerror(errno));
+			errmsg_set(err, errlen, "%s: %s", path, strerror(errno));
 			goto out;
 		}
 		if (n == 0)
 			break;
 		len += (size_t)n;
 		if (len > (size_t)st.st_size) {
-			seterr(err, errlen, "%s: changed while read", path);
+			errmsg_set(err, errlen, "%s: changed while read", path);
 			goto out;
 		}
 	}
@@ -1226,7 +1205,7 @@ static int check_prefixes(const struct config_prefix *p, size_t n,
 			  size_t errlen)
 {
 	if (n < 1 || n > CONFIG_TS_MAX) {
-		seterr(err, errlen, "%s: %s: %zu prefixes", tname, what, n);
+		errmsg_set(err, errlen, "%s: %s: %zu prefixes", tname, what, n);
 		return -1;
 	}
 	for (size_t i = 0; i < n; i++) {
@@ -1234,7 +1213,7 @@ static int check_prefixes(const struct config_prefix *p, size_t n,
 
 		if (max == 0 || p[i].plen > max ||
 		    !prefix_host_bits_clear(&p[i])) {
-			seterr(err, errlen, "%s: %s[%zu] invalid", tname, what,
+			errmsg_set(err, errlen, "%s: %s[%zu] invalid", tname, what,
 			       i);
 			return -1;
 		}
@@ -1262,17 +1241,17 @@ int config_check(const struct config *c, char *err, size_t errlen)
 	    !path_ok(g->control_socket, false) || !path_ok(g->pid_file, true) ||
 	    strcmp(config_log_level_name(g->log_level), "?") == 0 ||
 	    strcmp(config_log_target_name(g->log_target), "?") == 0) {
-		seterr(err, errlen, "global settings out of range");
+		errmsg_set(err, errlen, "global settings out of range");
 		return -1;
 	}
 	for (size_t i = 0; i < g->n_listen; i++)
 		if (addr_len(&g->listen[i]) == 0) {
-			seterr(err, errlen, "global.listen: bad family");
+			errmsg_set(err, errlen, "global.listen: bad family");
 			return -1;
 		}
 	if (c->n_tunnels > CONFIG_TUNNELS_MAX ||
 	    (c->n_tunnels && !c->tunnels)) {
-		seterr(err, errlen, "bad tunnel count");
+		errmsg_set(err, errlen, "bad tunnel count");
 		return -1;
 	}
 	for (size_t i = 0; i < c->n_tunnels; i++) {
@@ -1281,13 +1260,13 @@ int config_check(const struct config *c, char *err, size_t errlen)
 
 		if (strnlen(t->name, sizeof(t->name)) == sizeof(t->name) ||
 		    !name_valid(t->name)) {
-			seterr(err, errlen, "tunnel %zu: bad name", i);
+			errmsg_set(err, errlen, "tunnel %zu: bad name", i);
 			return -1;
 		}
 		for (size_t j = 0; j < i; j++) {
 			if (strcmp(c->tunnels[j].name, t->name) == 0 ||
 			    c->tunnels[j].reqid == t->reqid) {
-				seterr(err, errlen,
+				errmsg_set(err, errlen,
 				       "%s: name or reqid not unique",
 				       t->name);
 				return -1;
@@ -1297,7 +1276,7 @@ int config_check(const struct config *c, char *err, size_t errlen)
 		    t->local.family != t->remote.family ||
 		    addr_equal(&t->local, &t->remote) ||
 		    addr_is_zero(&t->local) || addr_is_zero(&t->remote)) {
-			seterr(err, errlen, "%s: bad addresses", t->name);
+			errmsg_set(err, errlen, "%s: bad addresses", t->name);
 			return -1;
 		}
 		if (check_prefixes(t->local_ts, t->n_local_ts, "local_ts",
@@ -1325,7 +1304,7 @@ int config_check(const struct config *c, char *err, size_t errlen)
 		    (t->reqid_auto != (t->reqid >= CONFIG_REQID_AUTO_LO &&
 				       t->reqid <= CONFIG_REQID_AUTO_HI)) ||
 		    (t->mark & ~t->mark_mask)) {
-			seterr(err, errlen, "%s: a setting is out of range",
+			errmsg_set(err, errlen, "%s: a setting is out of range",
 			       t->name);
 			return -1;
 		}

@@ -7,6 +7,7 @@
  * characters for 32 bytes, the one '=' at the end, and the unused low bits of
  * the last symbol zero, so every key has exactly one spelling.
  */
+#include "daemon/errmsg.h"
 #include "daemon/keyfile.h"
 
 #include <errno.h>
@@ -24,19 +25,6 @@
 #define KEYFILE_LEN (KEY_B64_LEN + 1)
 #define KEYFILE_READ_MAX (KEYFILE_LEN + 16)
 
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 /* Value of a base64 symbol, -1 for anything else; range arithmetic, so
  * a secret's symbols do not index memory. */
@@ -147,7 +135,7 @@ int keyfile_generate(const char *path, char *pk_b64, char *err,
 	int fd, rc = -1;
 
 	if (crypto_ed25519_keygen(NULL, sk, pk) != EPOCH_OK) {
-		seterr(err, errlen, "%s: cannot generate a key", path);
+		errmsg_set(err, errlen, "%s: cannot generate a key", path);
 		goto out;
 	}
 	b64_encode32(sk, line);
@@ -157,12 +145,12 @@ int keyfile_generate(const char *path, char *pk_b64, char *err,
 	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
 		  0600);
 	if (fd < 0) {
-		seterr(err, errlen, "%s: %s", path, strerror(errno));
+		errmsg_set(err, errlen, "%s: %s", path, strerror(errno));
 		goto out;
 	}
 	/* The umask may only have removed bits; make sure it is 0600. */
 	if (fchmod(fd, 0600) != 0) {
-		seterr(err, errlen, "%s: chmod: %s", path, strerror(errno));
+		errmsg_set(err, errlen, "%s: chmod: %s", path, strerror(errno));
 		goto fail_unlink;
 	}
 	while (off < KEYFILE_LEN) {
@@ -171,19 +159,19 @@ int keyfile_generate(const char *path, char *pk_b64, char *err,
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0) {
-			seterr(err, errlen, "%s: write: %s", path,
+			errmsg_set(err, errlen, "%s: write: %s", path,
 			       n < 0 ? strerror(errno) : "short write");
 			goto fail_unlink;
 		}
 		off += (size_t)n;
 	}
 	if (fsync(fd) != 0) {
-		seterr(err, errlen, "%s: fsync: %s", path, strerror(errno));
+		errmsg_set(err, errlen, "%s: fsync: %s", path, strerror(errno));
 		goto fail_unlink;
 	}
 	if (close(fd) != 0) {
 		fd = -1;
-		seterr(err, errlen, "%s: close: %s", path, strerror(errno));
+		errmsg_set(err, errlen, "%s: close: %s", path, strerror(errno));
 		goto fail_unlink;
 	}
 	if (pk_b64)
@@ -213,29 +201,29 @@ int keyfile_load(const char *path, uint8_t sk[32], uint8_t pk[32], char *err,
 	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0) {
 		if (errno == ELOOP)
-			seterr(err, errlen,
+			errmsg_set(err, errlen,
 			       "%s: is a symbolic link (refused; name the "
 			       "file itself)", path);
 		else
-			seterr(err, errlen, "%s: %s", path, strerror(errno));
+			errmsg_set(err, errlen, "%s: %s", path, strerror(errno));
 		goto out;
 	}
 	if (fstat(fd, &st) != 0) {
-		seterr(err, errlen, "%s: stat: %s", path, strerror(errno));
+		errmsg_set(err, errlen, "%s: stat: %s", path, strerror(errno));
 		goto out;
 	}
 	if (!S_ISREG(st.st_mode)) {
-		seterr(err, errlen, "%s: not a regular file", path);
+		errmsg_set(err, errlen, "%s: not a regular file", path);
 		goto out;
 	}
 	if (st.st_uid != geteuid()) {
-		seterr(err, errlen,
+		errmsg_set(err, errlen,
 		       "%s: owned by uid %u, not by this user (uid %u)", path,
 		       (unsigned)st.st_uid, (unsigned)geteuid());
 		goto out;
 	}
 	if (st.st_mode & 077) {
-		seterr(err, errlen,
+		errmsg_set(err, errlen,
 		       "%s: mode %04o gives access to group or others "
 		       "(chmod 600 it)", path, (unsigned)(st.st_mode & 07777));
 		goto out;
@@ -246,7 +234,7 @@ int keyfile_load(const char *path, uint8_t sk[32], uint8_t pk[32], char *err,
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
-			seterr(err, errlen, "%s: read: %s", path,
+			errmsg_set(err, errlen, "%s: read: %s", path,
 			       strerror(errno));
 			goto out;
 		}
@@ -258,17 +246,17 @@ int keyfile_load(const char *path, uint8_t sk[32], uint8_t pk[32], char *err,
 	if (len == KEYFILE_LEN && buf[KEY_B64_LEN] == '\n')
 		len = KEY_B64_LEN;
 	if (len != KEY_B64_LEN) {
-		seterr(err, errlen,
+		errmsg_set(err, errlen,
 		       "%s: not a key file (expected %d base64 characters "
 		       "and a newline)", path, KEY_B64_LEN);
 		goto out;
 	}
 	if (b64_decode32(buf, seed) != 0) {
-		seterr(err, errlen, "%s: not a key file (bad base64)", path);
+		errmsg_set(err, errlen, "%s: not a key file (bad base64)", path);
 		goto out;
 	}
 	if (crypto_ed25519_public(seed, pk) != EPOCH_OK) {
-		seterr(err, errlen, "%s: cannot derive the public key", path);
+		errmsg_set(err, errlen, "%s: cannot derive the public key", path);
 		goto out;
 	}
 	memcpy(sk, seed, 32);
