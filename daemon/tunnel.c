@@ -381,7 +381,8 @@ static int on_commit(struct tunnel *t, const uint8_t *msg, size_t len,
 		if (t->cfg.initiator)
 			return EPOCH_ERR_STATE;
 		GUARD(mls_group_discard(t->g));
-		GUARD(t->ops.sa_in_del(t->ops.ctx, t->spi_staged));
+		if (t->spi_staged)
+			GUARD(t->ops.sa_in_del(t->ops.ctx, t->spi_staged));
 		t->spi_staged = 0;
 		request_clear(t);
 		t->state = TUNNEL_ESTABLISHED;
@@ -470,6 +471,33 @@ int tunnel_receive(struct tunnel *t, enum tunnel_msg type,
 	return EPOCH_ERR_MALFORMED;
 }
 
+/* Row 18. */
+int tunnel_expired(struct tunnel *t, uint32_t spi, bool hard, uint64_t now)
+{
+	if (!t || !spi)
+		return EPOCH_ERR_INVALID_ARG;
+	for (size_t i = 0; i < t->n_old; i++) {
+		if (t->old[i].spi != spi)
+			continue;
+		if (hard) {
+			/* Gone already: the grace timer must not delete it. */
+			t->old[i] = t->old[--t->n_old];
+		}
+		return EPOCH_OK;
+	}
+	if (spi != t->spi_in && spi != t->spi_out && spi != t->spi_staged)
+		return EPOCH_ERR_INVALID_ARG;
+	if (hard && spi == t->spi_out)
+		t->spi_out = 0; /* nothing left to delete at the switch */
+	if (hard && spi == t->spi_in)
+		t->spi_in = 0;
+	if (hard && spi == t->spi_staged)
+		t->spi_staged = 0;
+	if (t->state != TUNNEL_ESTABLISHED)
+		return EPOCH_OK; /* a handshake or rekey is under way */
+	return tunnel_rekey(t, now);
+}
+
 /* Rows 2, 3, 13, 16, 17. */
 int tunnel_timer(struct tunnel *t, uint64_t now)
 {
@@ -498,7 +526,8 @@ int tunnel_timer(struct tunnel *t, uint64_t now)
 	request_clear(t);
 	if (t->state == TUNNEL_REKEY_SENT) {
 		GUARD(mls_group_discard(t->g));
-		GUARD(t->ops.sa_in_del(t->ops.ctx, t->spi_staged));
+		if (t->spi_staged)
+			GUARD(t->ops.sa_in_del(t->ops.ctx, t->spi_staged));
 		t->spi_staged = 0;
 		t->state = TUNNEL_ESTABLISHED;
 	} else if (t->state != TUNNEL_ESTABLISHED) {

@@ -43,7 +43,8 @@ const char *tunnel_state_name(enum tunnel_state s);
 /* What a tunnel asks of the outside world; each returns 0 or a negative
  * error. out_switch installs the outbound SA for the peer's inbound SPI
  * `spi` with `key`, points the out policy at it and deletes the outbound
- * SA old_spi (0: none yet) — xfrm_rollover's steps 2-4. */
+ * SA old_spi (0: none yet, or the kernel removed it on a hard expiry) —
+ * xfrm_rollover's steps 2-4. */
 struct tunnel_ops {
 	void *ctx;
 	int (*send)(void *ctx, enum tunnel_msg type, const uint8_t *msg,
@@ -85,6 +86,13 @@ int tunnel_rekey(struct tunnel *t, uint64_t now_ms);
 /* A message from the peer. */
 int tunnel_receive(struct tunnel *t, enum tunnel_msg type,
 		   const uint8_t *msg, size_t len, uint64_t now_ms);
+/* The kernel's expiry event for one of this tunnel's SAs (row 18): a soft
+ * expiry of a current SA starts a rekey (nothing to do while one is under
+ * way); a hard expiry means the kernel has deleted the SA: an old inbound
+ * SA is forgotten, a current one also starts a rekey. An SPI that is not
+ * this tunnel's is EPOCH_ERR_INVALID_ARG. */
+int tunnel_expired(struct tunnel *t, uint32_t spi, bool hard,
+		   uint64_t now_ms);
 /* Retransmissions, give-ups and grace-period deletions due at now. */
 int tunnel_timer(struct tunnel *t, uint64_t now_ms);
 /* When tunnel_timer next has something to do (UINT64_MAX: nothing). */

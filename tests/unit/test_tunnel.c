@@ -415,6 +415,53 @@ static void test_give_up_and_wrong_key(void)
 	pair_free(&p);
 }
 
+/* Kernel expiry events (row 18). */
+static void test_expiry(void)
+{
+	struct pair p;
+	struct kern *k;
+	uint32_t old_in, out;
+	int i;
+
+	if (!pair_init(&p, 1, false) || !handshake(&p))
+		goto out;
+	k = &p.s[0].k;
+	/* soft expiry of the outbound SA: a rekey */
+	CHECK_OK(tunnel_expired(p.s[0].t, tunnel_spi_out(p.s[0].t), false,
+				p.now));
+	CHECK(tunnel_state(p.s[0].t) == TUNNEL_REKEY_SENT);
+	/* another one meanwhile changes nothing */
+	CHECK_OK(tunnel_expired(p.s[0].t, tunnel_spi_out(p.s[0].t), false,
+				p.now));
+	CHECK(pump(&p, false) == 0);
+	in_step(&p);
+	CHECK_EQ_U64(tunnel_epoch(p.s[0].t), 3);
+	/* hard expiry of an old inbound SA in its grace period: the kernel
+	 * deleted it; the grace timer must not delete it again */
+	old_in = k->in[0].spi == tunnel_spi_in(p.s[0].t) ? k->in[1].spi :
+							   k->in[0].spi;
+	i = k_find(k, old_in);
+	if (CHECK(i >= 0 && k->n_in == 2)) {
+		k->in[i] = k->in[--k->n_in];
+		CHECK_OK(tunnel_expired(p.s[0].t, old_in, true, p.now));
+	}
+	advance(&p, 17000);
+	CHECK(k->n_in == 1);
+	/* hard expiry of the current outbound SA: gone from the kernel, a
+	 * rekey installs a new one without deleting the old */
+	out = tunnel_spi_out(p.s[0].t);
+	k->has_out = false;
+	CHECK_OK(tunnel_expired(p.s[0].t, out, true, p.now));
+	CHECK(pump(&p, false) == 0);
+	in_step(&p);
+	CHECK(k->has_out && k->out_spi != out);
+	/* not ours */
+	CHECK_RC(tunnel_expired(p.s[0].t, 0xdead, false, p.now),
+		 EPOCH_ERR_INVALID_ARG);
+out:
+	pair_free(&p);
+}
+
 int main(int argc, char **argv)
 {
 	(void)argc;
@@ -423,5 +470,6 @@ int main(int argc, char **argv)
 	test_run("collisions", test_collisions);
 	test_run("loss_and_duplicates", test_loss_and_duplicates);
 	test_run("give_up_and_wrong_key", test_give_up_and_wrong_key);
+	test_run("expiry", test_expiry);
 	return test_main_end(argv[0]);
 }
