@@ -35,6 +35,8 @@ struct tunnel {
 	size_t last_req_len, last_resp_len;
 	enum tunnel_msg last_resp_type;
 	unsigned retransmissions, rekeys;
+	uint64_t last_alive; /* last sign of the peer */
+	uint64_t restart_at; /* initiator, DOWN after losing the peer */
 };
 
 const char *tunnel_state_name(enum tunnel_state s)
@@ -121,7 +123,7 @@ static int request_send(struct tunnel *t, enum tunnel_msg type,
 	t->tries = 1;
 	t->retx_ms = t->cfg.retransmit_ms;
 	t->retx_at = now + t->retx_ms;
-	return t->ops.send(t->ops.ctx, type, t->req, t->req_len);
+	return t->ops.send(t->ops.ctx, type, false, t->req, t->req_len);
 }
 
 /* Sends w as the answer to request req and remembers both, so that a
@@ -135,7 +137,15 @@ static int respond(struct tunnel *t, enum tunnel_msg type,
 	GUARD(copy_out(w, &t->last_resp, &t->last_resp_len));
 	GUARD(copy_out(&rw, &t->last_req, &t->last_req_len));
 	t->last_resp_type = type;
-	return t->ops.send(t->ops.ctx, type, t->last_resp, t->last_resp_len);
+	return t->ops.send(t->ops.ctx, type, true, t->last_resp,
+			   t->last_resp_len);
+}
+
+/* A duplicate request gets the answer it had. */
+static int resend_answer(struct tunnel *t)
+{
+	return t->ops.send(t->ops.ctx, t->last_resp_type, true, t->last_resp,
+			   t->last_resp_len);
 }
 
 static bool is_duplicate(const struct tunnel *t, const uint8_t *msg,
@@ -190,6 +200,7 @@ int tunnel_new(struct tunnel **out, const struct tunnel_cfg *cfg,
 
 	if (!out || !cfg || !ops || !ops->send || !ops->alloc_spi ||
 	    !ops->sa_in_add || !ops->sa_in_del || !ops->out_switch ||
+	    !ops->sa_out_del ||
 	    cfg->esp_key_len == 0 || cfg->esp_key_len > TUNNEL_ESP_KEY_MAX ||
 	    cfg->max_tries == 0 || cfg->max_tries > 16 ||
 	    (!cfg->params && cfg->params_len))
@@ -214,6 +225,7 @@ int tunnel_new(struct tunnel **out, const struct tunnel_cfg *cfg,
 		memcpy(t->params, cfg->params, cfg->params_len);
 	t->cfg.params = t->params;
 	t->retx_at = UINT64_MAX;
+	t->restart_at = UINT64_MAX;
 	*out = t;
 	return EPOCH_OK;
 }
@@ -310,8 +322,7 @@ static int on_hello(struct tunnel *t, const uint8_t *msg, size_t len,
 	if (t->cfg.initiator)
 		return EPOCH_ERR_SENDER;
 	if (is_duplicate(t, msg, len))
-		return t->ops.send(t->ops.ctx, t->last_resp_type, t->last_resp,
-				   t->last_resp_len);
+		return resend_answer(t);
 	if (t->state != TUNNEL_DOWN)
 		return EPOCH_ERR_STATE; /* a new session: issue 7 */
 	GUARD(crypto_random(t->cfg.member.rng, gid, sizeof(gid)));
@@ -372,8 +383,7 @@ static int on_commit(struct tunnel *t, const uint8_t *msg, size_t len,
 	int rc;
 
 	if (is_duplicate(t, msg, len))
-		return t->ops.send(t->ops.ctx, t->last_resp_type, t->last_resp,
-				   t->last_resp_len);
+		return resend_answer(t);
 	if (!t->g)
 		return EPOCH_ERR_STATE;
 	if (t->state == TUNNEL_REKEY_SENT || t->state == TUNNEL_JOIN_COMMIT_SENT) {
@@ -453,22 +463,125 @@ static int on_ack(struct tunnel *t, const uint8_t *msg, size_t len,
 	return EPOCH_OK;
 }
 
-int tunnel_receive(struct tunnel *t, enum tunnel_msg type,
+/* Row 19's messages: a KEEPALIVE request is answered in the current
+ * epoch; a response ends our outstanding KEEPALIVE. */
+static int on_keepalive(struct tunnel *t, bool response, const uint8_t *msg,
+			size_t len)
+{
+	struct mls_received r;
+	struct codec_writer w;
+	int rc;
+
+	if (!response && is_duplicate(t, msg, len))
+		return resend_answer(t);
+	if (!t->g || (t->state != TUNNEL_ESTABLISHED &&
+		      t->state != TUNNEL_REKEY_SENT))
+		return EPOCH_ERR_STATE;
+	GUARD(mls_group_process(t->g, msg, len, &r));
+	if (r.content_type != MLS_CONTENT_APPLICATION || r.app_len != 0)
+		return EPOCH_ERR_MALFORMED;
+	if (response) {
+		if (t->req && t->req_type == TUNNEL_MSG_KEEPALIVE)
+			request_clear(t);
+		return EPOCH_OK;
+	}
+	codec_writer_init_dynamic(&w, MSG_MAX);
+	rc = mls_group_encrypt(t->g, NULL, 0, NULL, 0, &w);
+	if (rc == EPOCH_OK)
+		rc = respond(t, TUNNEL_MSG_KEEPALIVE, &w, msg, len);
+	codec_writer_free(&w);
+	return rc;
+}
+
+int tunnel_receive(struct tunnel *t, enum tunnel_msg type, bool response,
 		   const uint8_t *msg, size_t len, uint64_t now)
 {
+	bool want_response;
+	int rc;
+
 	if (!t || !msg)
 		return EPOCH_ERR_INVALID_ARG;
+	want_response = type == TUNNEL_MSG_WELCOME ||
+			type == TUNNEL_MSG_EPOCH_ACK;
+	if (type != TUNNEL_MSG_KEEPALIVE && response != want_response)
+		return EPOCH_ERR_MALFORMED;
 	switch (type) {
 	case TUNNEL_MSG_HELLO:
-		return on_hello(t, msg, len, now);
+		rc = on_hello(t, msg, len, now);
+		break;
 	case TUNNEL_MSG_WELCOME:
-		return on_welcome(t, msg, len, now);
+		rc = on_welcome(t, msg, len, now);
+		break;
 	case TUNNEL_MSG_COMMIT:
-		return on_commit(t, msg, len, now);
+		rc = on_commit(t, msg, len, now);
+		break;
 	case TUNNEL_MSG_EPOCH_ACK:
-		return on_ack(t, msg, len, now);
+		rc = on_ack(t, msg, len, now);
+		break;
+	case TUNNEL_MSG_KEEPALIVE:
+		rc = on_keepalive(t, response, msg, len);
+		break;
+	default:
+		return EPOCH_ERR_MALFORMED;
 	}
-	return EPOCH_ERR_MALFORMED;
+	/* Only what authenticated counts as a sign of life. */
+	if (rc == EPOCH_OK)
+		t->last_alive = now;
+	return rc;
+}
+
+void tunnel_traffic(struct tunnel *t, uint64_t now)
+{
+	if (t && now > t->last_alive)
+		t->last_alive = now;
+}
+
+/* Every SA of the tunnel deleted and the group wiped (rows 19, 20). */
+static void tear_down(struct tunnel *t)
+{
+	for (size_t i = 0; i < t->n_old; i++)
+		t->ops.sa_in_del(t->ops.ctx, t->old[i].spi);
+	t->n_old = 0;
+	if (t->spi_in)
+		t->ops.sa_in_del(t->ops.ctx, t->spi_in);
+	if (t->spi_staged)
+		t->ops.sa_in_del(t->ops.ctx, t->spi_staged);
+	if (t->spi_out)
+		t->ops.sa_out_del(t->ops.ctx, t->spi_out);
+	t->spi_in = t->spi_staged = t->spi_out = 0;
+	request_clear(t);
+	mls_group_free(t->g);
+	t->g = NULL;
+	mls_kp_secret_free(t->kp);
+	t->kp = NULL;
+	free(t->last_req);
+	free(t->last_resp);
+	t->last_req = t->last_resp = NULL;
+	t->last_req_len = t->last_resp_len = 0;
+	t->state = TUNNEL_DOWN;
+}
+
+int tunnel_down(struct tunnel *t)
+{
+	if (!t)
+		return EPOCH_ERR_INVALID_ARG;
+	tear_down(t);
+	t->restart_at = UINT64_MAX;
+	return EPOCH_OK;
+}
+
+/* Row 19: nothing heard for dpd_ms: ask. */
+static int keepalive_send(struct tunnel *t, uint64_t now)
+{
+	struct codec_writer w;
+	int rc;
+
+	codec_writer_init_dynamic(&w, MSG_MAX);
+	rc = mls_group_encrypt(t->g, NULL, 0, NULL, 0, &w);
+	if (rc == EPOCH_OK)
+		rc = request_send(t, TUNNEL_MSG_KEEPALIVE, &w, now);
+	codec_writer_free(&w);
+	return rc;
 }
 
 /* Row 18. */
@@ -512,6 +625,13 @@ int tunnel_timer(struct tunnel *t, uint64_t now)
 			t->old[k++] = t->old[i];
 	}
 	t->n_old = k;
+	if (t->state == TUNNEL_DOWN && now >= t->restart_at) {
+		t->restart_at = UINT64_MAX;
+		return tunnel_start(t, now);
+	}
+	if (t->state == TUNNEL_ESTABLISHED && !t->req && t->cfg.dpd_ms &&
+	    now >= t->last_alive + t->cfg.dpd_ms)
+		return keepalive_send(t, now);
 	if (!t->req || now < t->retx_at)
 		return EPOCH_OK;
 	if (t->tries < t->cfg.max_tries) {
@@ -519,10 +639,18 @@ int tunnel_timer(struct tunnel *t, uint64_t now)
 		t->retransmissions++;
 		t->retx_ms *= 2;
 		t->retx_at = now + t->retx_ms;
-		return t->ops.send(t->ops.ctx, t->req_type, t->req,
+		return t->ops.send(t->ops.ctx, t->req_type, false, t->req,
 				   t->req_len);
 	}
 	/* Given up. */
+	if (t->req_type == TUNNEL_MSG_KEEPALIVE) {
+		/* Row 19: the peer is gone. The policies stay (traffic is
+		 * dropped, never sent in clear); the initiator tries again. */
+		tear_down(t);
+		if (t->cfg.initiator)
+			t->restart_at = now + t->cfg.restart_ms;
+		return EPOCH_ERR_STATE;
+	}
 	request_clear(t);
 	if (t->state == TUNNEL_REKEY_SENT) {
 		GUARD(mls_group_discard(t->g));
@@ -537,6 +665,9 @@ int tunnel_timer(struct tunnel *t, uint64_t now)
 		mls_group_free(t->g);
 		t->g = NULL;
 		t->state = TUNNEL_DOWN;
+		/* Rows 1, 3: the initiator tries again after a pause. */
+		if (t->cfg.initiator)
+			t->restart_at = now + t->cfg.restart_ms;
 	}
 	return EPOCH_ERR_STATE;
 }
@@ -544,6 +675,12 @@ int tunnel_timer(struct tunnel *t, uint64_t now)
 uint64_t tunnel_next_timer(const struct tunnel *t)
 {
 	uint64_t next = t->req ? t->retx_at : UINT64_MAX;
+
+	if (t->state == TUNNEL_DOWN && t->restart_at < next)
+		next = t->restart_at;
+	if (t->state == TUNNEL_ESTABLISHED && !t->req && t->cfg.dpd_ms &&
+	    t->last_alive + t->cfg.dpd_ms < next)
+		next = t->last_alive + t->cfg.dpd_ms;
 
 	for (size_t i = 0; i < t->n_old; i++)
 		if (t->old[i].delete_at < next)

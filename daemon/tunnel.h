@@ -26,6 +26,8 @@ enum tunnel_msg {
 	TUNNEL_MSG_WELCOME = 3,   /* Welcome (response to HELLO) */
 	TUNNEL_MSG_COMMIT = 4,    /* MLS commit, AD = committer's SPI */
 	TUNNEL_MSG_EPOCH_ACK = 5, /* MLS application message: acker's SPI */
+	TUNNEL_MSG_KEEPALIVE = 7, /* MLS application message, empty; the
+				   * request gets a response */
 };
 
 enum tunnel_state {
@@ -41,20 +43,22 @@ const char *tunnel_state_name(enum tunnel_state s);
 #define TUNNEL_ESP_KEY_MAX 36 /* key || 4-byte salt */
 
 /* What a tunnel asks of the outside world; each returns 0 or a negative
- * error. out_switch installs the outbound SA for the peer's inbound SPI
+ * error. send's `response` is the wire header's RESPONSE flag (WELCOME,
+ * EPOCH_ACK and KEEPALIVE answers). out_switch installs the outbound SA for the peer's inbound SPI
  * `spi` with `key`, points the out policy at it and deletes the outbound
  * SA old_spi (0: none yet, or the kernel removed it on a hard expiry) —
  * xfrm_rollover's steps 2-4. */
 struct tunnel_ops {
 	void *ctx;
-	int (*send)(void *ctx, enum tunnel_msg type, const uint8_t *msg,
-		    size_t len);
+	int (*send)(void *ctx, enum tunnel_msg type, bool response,
+		    const uint8_t *msg, size_t len);
 	int (*alloc_spi)(void *ctx, uint32_t *spi);
 	int (*sa_in_add)(void *ctx, uint32_t spi, const uint8_t *key,
 			 size_t key_len);
 	int (*sa_in_del)(void *ctx, uint32_t spi);
 	int (*out_switch)(void *ctx, uint32_t spi, const uint8_t *key,
 			  size_t key_len, uint32_t old_spi);
+	int (*sa_out_del)(void *ctx, uint32_t spi);
 };
 
 struct tunnel_cfg {
@@ -67,6 +71,10 @@ struct tunnel_cfg {
 	size_t params_len;              /* extension content), responder */
 	uint64_t retransmit_ms;         /* first retransmission, doubles */
 	unsigned max_tries;             /* sends of one request */
+	uint64_t dpd_ms;                /* no sign of the peer this long: a
+					 * KEEPALIVE (0: never) */
+	uint64_t restart_ms;            /* initiator: new handshake this
+					 * long after the peer was lost */
 	uint64_t grace_ms;              /* old inbound SA kept this long;
 					 * at least the whole retransmission
 					 * schedule, retransmit_ms *
@@ -83,9 +91,15 @@ void tunnel_free(struct tunnel *t);
 int tunnel_start(struct tunnel *t, uint64_t now_ms);
 /* Starts a rekey (ESTABLISHED only, else EPOCH_ERR_STATE). */
 int tunnel_rekey(struct tunnel *t, uint64_t now_ms);
-/* A message from the peer. */
-int tunnel_receive(struct tunnel *t, enum tunnel_msg type,
+/* A message from the peer; response: the wire header's RESPONSE flag. */
+int tunnel_receive(struct tunnel *t, enum tunnel_msg type, bool response,
 		   const uint8_t *msg, size_t len, uint64_t now_ms);
+/* The daemon saw inbound ESP traffic on this tunnel's SAs (from the
+ * kernel's counters): the peer is alive, no KEEPALIVE needed. */
+void tunnel_traffic(struct tunnel *t, uint64_t now_ms);
+/* Administratively down (row 20): every SA of the tunnel deleted, the
+ * group wiped, no restart until tunnel_start. */
+int tunnel_down(struct tunnel *t);
 /* The kernel's expiry event for one of this tunnel's SAs (row 18): a soft
  * expiry of a current SA starts a rekey (nothing to do while one is under
  * way); a hard expiry means the kernel has deleted the SA: an old inbound

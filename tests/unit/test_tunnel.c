@@ -36,6 +36,7 @@ struct kern {
 struct msg {
 	int to;
 	enum tunnel_msg type;
+	bool response;
 	uint8_t *p;
 	size_t len;
 };
@@ -44,6 +45,8 @@ struct net {
 	struct msg q[64];
 	size_t n;
 	unsigned drop_next[2]; /* drop the next N messages sent by side i */
+	unsigned keepalives[2]; /* KEEPALIVE requests sent by side i */
+	bool traffic;           /* advance() reports ESP traffic */
 };
 
 struct side {
@@ -65,12 +68,14 @@ static int k_find(const struct kern *k, uint32_t spi)
 	return -1;
 }
 
-static int op_send(void *ctx, enum tunnel_msg type, const uint8_t *p,
-		   size_t len)
+static int op_send(void *ctx, enum tunnel_msg type, bool response,
+		   const uint8_t *p, size_t len)
 {
 	struct side *s = ctx;
 	struct net *n = s->net;
 
+	if (type == TUNNEL_MSG_KEEPALIVE && !response)
+		n->keepalives[s->id]++;
 	if (n->drop_next[s->id]) {
 		n->drop_next[s->id]--;
 		return 0;
@@ -79,6 +84,7 @@ static int op_send(void *ctx, enum tunnel_msg type, const uint8_t *p,
 		return EPOCH_ERR_NO_SPACE;
 	n->q[n->n].to = !s->id;
 	n->q[n->n].type = type;
+	n->q[n->n].response = response;
 	n->q[n->n].p = malloc(len);
 	memcpy(n->q[n->n].p, p, len);
 	n->q[n->n].len = len;
@@ -137,8 +143,19 @@ static int op_out_switch(void *ctx, uint32_t spi, const uint8_t *key,
 	return 0;
 }
 
+static int op_out_del(void *ctx, uint32_t spi)
+{
+	struct kern *k = &((struct side *)ctx)->k;
+
+	if (!k->has_out || k->out_spi != spi)
+		return EPOCH_ERR_INVALID_ARG;
+	k->has_out = false;
+	return 0;
+}
+
 static const struct tunnel_ops ops_tmpl = {
-	NULL, op_send, op_alloc_spi, op_in_add, op_in_del, op_out_switch,
+	NULL,	       op_send,	      op_alloc_spi, op_in_add,
+	op_in_del,     op_out_switch, op_out_del,
 };
 
 static const uint8_t params[] = { 0xf0, 0xe0, 0x02, 0x01, 0x02 };
@@ -188,6 +205,8 @@ static int pair_init(struct pair *p, uint16_t suite, bool wrong_key)
 		c.retransmit_ms = 500;
 		c.max_tries = 5;
 		c.grace_ms = 16000; /* >= 500 * (2^5 - 1) */
+		c.dpd_ms = 30000;
+		c.restart_ms = 2000;
 		o.ctx = s;
 		if (!CHECK_OK(tunnel_new(&s->t, &c, &o)))
 			return 0;
@@ -218,7 +237,8 @@ static unsigned pump(struct pair *p, bool reverse)
 			(p->net.n - i - 1) * sizeof(m));
 		p->net.n--;
 		p->now += 1;
-		if (tunnel_receive(p->s[m.to].t, m.type, m.p, m.len, p->now))
+		if (tunnel_receive(p->s[m.to].t, m.type, m.response, m.p,
+				   m.len, p->now))
 			refused++;
 		free(m.p);
 	}
@@ -232,9 +252,12 @@ static void advance(struct pair *p, uint64_t ms)
 
 	while (p->now < end) {
 		p->now += 50;
-		for (int i = 0; i < 2; i++)
+		for (int i = 0; i < 2; i++) {
+			if (p->net.traffic)
+				tunnel_traffic(p->s[i].t, p->now);
 			if (tunnel_next_timer(p->s[i].t) <= p->now)
 				tunnel_timer(p->s[i].t, p->now);
+		}
 		pump(p, false);
 	}
 }
@@ -381,12 +404,14 @@ static void test_give_up_and_wrong_key(void)
 	if (pair_init(&p, 1, false)) {
 		p.net.drop_next[0] = 100;
 		CHECK_OK(tunnel_start(p.s[0].t, p.now));
-		advance(&p, 20000);
+		advance(&p, 16000); /* 500 * (2^5 - 1) = 15.5 s */
 		CHECK(tunnel_state(p.s[0].t) == TUNNEL_DOWN);
 		CHECK(tunnel_retransmissions(p.s[0].t) == 4);
+		/* it starts again restart_ms later, by itself */
+		CHECK(tunnel_next_timer(p.s[0].t) <= p.now + 2000);
 		p.net.drop_next[0] = 0;
-		/* and it can start again */
-		CHECK(handshake(&p));
+		advance(&p, 2500);
+		in_step(&p);
 		p.net.drop_next[0] = 100;
 		CHECK_OK(tunnel_rekey(p.s[0].t, p.now));
 		CHECK(p.s[0].k.n_in == 2);
@@ -403,8 +428,8 @@ static void test_give_up_and_wrong_key(void)
 		CHECK(p.net.n == 1);
 		if (p.net.n == 1) {
 			CHECK_RC(tunnel_receive(p.s[1].t, p.net.q[0].type,
-						p.net.q[0].p, p.net.q[0].len,
-						p.now),
+						false, p.net.q[0].p,
+						p.net.q[0].len, p.now),
 				 EPOCH_ERR_CREDENTIAL);
 			free(p.net.q[0].p);
 			p.net.n = 0;
@@ -462,6 +487,49 @@ out:
 	pair_free(&p);
 }
 
+/* Row 19: silence brings a KEEPALIVE, which a live peer answers; ESP
+ * traffic keeps it quiet; a dead peer is given up (every SA deleted) and
+ * the initiator starts again, so a peer that lost its state (restarted)
+ * gets the tunnel back. Row 20: down deletes everything. */
+static void test_dpd_and_down(void)
+{
+	struct pair p;
+
+	if (!pair_init(&p, 1, false) || !handshake(&p))
+		goto out;
+	/* quiet with traffic */
+	p.net.traffic = true;
+	advance(&p, 40000);
+	CHECK(p.net.keepalives[0] == 0 && p.net.keepalives[1] == 0);
+	/* silence: each side asks once per 30 s and gets answers */
+	p.net.traffic = false;
+	advance(&p, 40000);
+	CHECK(p.net.keepalives[0] >= 1 && p.net.keepalives[1] >= 1);
+	in_step(&p);
+	/* the responder dies (sends nothing, not even ESP) and comes back
+	 * without its state */
+	p.net.drop_next[1] = 1000;
+	p.s[1].k.has_out = false;
+	advance(&p, 80000);
+	CHECK(tunnel_state(p.s[0].t) != TUNNEL_ESTABLISHED);
+	CHECK(p.s[0].k.n_in == 0 && !p.s[0].k.has_out);
+	CHECK_OK(tunnel_down(p.s[1].t));
+	CHECK(p.s[1].k.n_in == 0 && !p.s[1].k.has_out);
+	p.net.drop_next[1] = 0;
+	/* the initiator's restarts (every restart_ms after a give-up) reach
+	 * the restarted responder */
+	advance(&p, 60000);
+	in_step(&p);
+	CHECK_EQ_U64(tunnel_epoch(p.s[0].t), 2);
+	/* administratively down */
+	CHECK_OK(tunnel_down(p.s[0].t));
+	CHECK(tunnel_state(p.s[0].t) == TUNNEL_DOWN);
+	CHECK(p.s[0].k.n_in == 0 && !p.s[0].k.has_out);
+	CHECK(tunnel_next_timer(p.s[0].t) == UINT64_MAX);
+out:
+	pair_free(&p);
+}
+
 int main(int argc, char **argv)
 {
 	(void)argc;
@@ -471,5 +539,6 @@ int main(int argc, char **argv)
 	test_run("loss_and_duplicates", test_loss_and_duplicates);
 	test_run("give_up_and_wrong_key", test_give_up_and_wrong_key);
 	test_run("expiry", test_expiry);
+	test_run("dpd_and_down", test_dpd_and_down);
 	return test_main_end(argv[0]);
 }
