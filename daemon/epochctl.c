@@ -62,14 +62,16 @@ static int write_all(int fd, const char *p, size_t n)
 	return 0;
 }
 
-/* Sends the request and reads the first reply line into acc. Returns 0,
- * or an exit code after printing the error. */
+/* Sends the request and reads the first reply line into acc (set up here;
+ * the caller frees it on success). Returns 0, or an exit code after
+ * printing the error, with nothing left to free. */
 static int transact(const char *sock, const struct ctl_request *req,
 		    int *fdp, struct ctl_buf *acc, size_t *line_len)
 {
 	char err[CTL_ERR_MAX + 64], line[CTL_REQ_MAX];
 	int fd, rc;
 
+	ctl_buf_init(acc, CTL_REPLY_MAX);
 	if (ctl_request_format(req, line, sizeof(line)) < 0)
 		return fail(EXIT_USAGE, "bad tunnel name");
 	fd = ctl_connect(sock, err, sizeof(err));
@@ -83,6 +85,7 @@ static int transact(const char *sock, const struct ctl_request *req,
 	rc = ctl_read_line(fd, acc, line_len, err, sizeof(err));
 	if (rc <= 0) {
 		close(fd);
+		ctl_buf_free(acc);
 		return fail(EXIT_UNREACHABLE,
 			    rc == 0 ? "epochd closed the connection without "
 				      "a reply" : err);
@@ -100,12 +103,9 @@ static int cmd_status(const char *sock, const struct ctl_request *req,
 	size_t len, n;
 	int fd, rc;
 
-	ctl_buf_init(&acc, CTL_REPLY_MAX);
 	rc = transact(sock, req, &fd, &acc, &len);
-	if (rc != 0) {
-		ctl_buf_free(&acc);
+	if (rc != 0)
 		return rc;
-	}
 	close(fd);
 	rc = ctl_status_reply_parse(acc.p, len, &st, &n, err, sizeof(err));
 	if (rc != 0) {
@@ -134,12 +134,9 @@ static int cmd_simple(const char *sock, const struct ctl_request *req)
 	size_t len;
 	int fd, rc;
 
-	ctl_buf_init(&acc, CTL_REPLY_MAX);
 	rc = transact(sock, req, &fd, &acc, &len);
-	if (rc != 0) {
-		ctl_buf_free(&acc);
+	if (rc != 0)
 		return rc;
-	}
 	close(fd);
 	rc = ctl_reply_parse(acc.p, len, msg, sizeof(msg), err, sizeof(err));
 	ctl_buf_free(&acc);
@@ -159,12 +156,9 @@ static int cmd_watch(const char *sock, const struct ctl_request *req)
 	size_t len;
 	int fd, rc;
 
-	ctl_buf_init(&acc, CTL_REPLY_MAX);
 	rc = transact(sock, req, &fd, &acc, &len);
-	if (rc != 0) {
-		ctl_buf_free(&acc);
+	if (rc != 0)
 		return rc;
-	}
 	rc = ctl_reply_parse(acc.p, len, msg, sizeof(msg), err, sizeof(err));
 	if (rc != 0) {
 		close(fd);

@@ -92,16 +92,18 @@ static bool in_dir_i2r(const struct tunnel *t)
 	return !t->cfg.initiator;
 }
 
-static int copy_out(const struct codec_writer *w, uint8_t **p, size_t *len)
+/* Replaces *p (*len bytes) by a copy of src. */
+static int keep_copy(const uint8_t *src, size_t n, uint8_t **p, size_t *len)
 {
-	uint8_t *d = malloc(w->len ? w->len : 1);
+	uint8_t *d = malloc(n ? n : 1);
 
 	if (!d)
 		return EPOCH_ERR_NOMEM;
-	memcpy(d, w->buf, w->len);
+	if (n)
+		memcpy(d, src, n);
 	free(*p);
 	*p = d;
-	*len = w->len;
+	*len = n;
 	return EPOCH_OK;
 }
 
@@ -114,11 +116,11 @@ static void request_clear(struct tunnel *t)
 	t->retx_at = UINT64_MAX;
 }
 
-/* Sends w as a request and keeps it for retransmission. */
+/* Sends msg as a request and keeps it for retransmission. */
 static int request_send(struct tunnel *t, enum tunnel_msg type,
-			const struct codec_writer *w, uint64_t now)
+			const uint8_t *msg, size_t len, uint64_t now)
 {
-	GUARD(copy_out(w, &t->req, &t->req_len));
+	GUARD(keep_copy(msg, len, &t->req, &t->req_len));
 	t->req_type = type;
 	t->tries = 1;
 	t->retx_ms = t->cfg.retransmit_ms;
@@ -132,10 +134,8 @@ static int respond(struct tunnel *t, enum tunnel_msg type,
 		   const struct codec_writer *w, const uint8_t *req,
 		   size_t req_len)
 {
-	struct codec_writer rw = { .buf = (uint8_t *)req, .len = req_len };
-
-	GUARD(copy_out(w, &t->last_resp, &t->last_resp_len));
-	GUARD(copy_out(&rw, &t->last_req, &t->last_req_len));
+	GUARD(keep_copy(w->buf, w->len, &t->last_resp, &t->last_resp_len));
+	GUARD(keep_copy(req, req_len, &t->last_req, &t->last_req_len));
 	t->last_resp_type = type;
 	return t->ops.send(t->ops.ctx, type, true, t->last_resp,
 			   t->last_resp_len);
@@ -251,7 +251,6 @@ int tunnel_start(struct tunnel *t, uint64_t now)
 {
 	const uint8_t *kp;
 	size_t len;
-	struct codec_writer w;
 
 	if (!t)
 		return EPOCH_ERR_INVALID_ARG;
@@ -261,9 +260,7 @@ int tunnel_start(struct tunnel *t, uint64_t now)
 	t->kp = NULL;
 	GUARD(mls_kp_create(&t->kp, &t->cfg.member));
 	kp = mls_kp_bytes(t->kp, &len);
-	w.buf = (uint8_t *)kp;
-	w.len = len;
-	GUARD(request_send(t, TUNNEL_MSG_HELLO, &w, now));
+	GUARD(request_send(t, TUNNEL_MSG_HELLO, kp, len, now));
 	t->state = TUNNEL_HELLO_SENT;
 	return EPOCH_OK;
 }
@@ -291,7 +288,7 @@ static int commit_with_spi(struct tunnel *t, uint64_t now)
 		goto out;
 	}
 	t->spi_staged = spi;
-	rc = request_send(t, TUNNEL_MSG_COMMIT, &w, now);
+	rc = request_send(t, TUNNEL_MSG_COMMIT, w.buf, w.len, now);
 out:
 	codec_writer_free(&w);
 	return rc;
@@ -579,7 +576,8 @@ static int keepalive_send(struct tunnel *t, uint64_t now)
 	codec_writer_init_dynamic(&w, MSG_MAX);
 	rc = mls_group_encrypt(t->g, NULL, 0, NULL, 0, &w);
 	if (rc == EPOCH_OK)
-		rc = request_send(t, TUNNEL_MSG_KEEPALIVE, &w, now);
+		rc = request_send(t, TUNNEL_MSG_KEEPALIVE, w.buf, w.len,
+				  now);
 	codec_writer_free(&w);
 	return rc;
 }

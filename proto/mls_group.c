@@ -195,12 +195,10 @@ static void epoch_settle(struct epoch *e)
 }
 
 /* Our LeafNode contents, without encryption key and signature. */
-static void leaf_fill(const struct mls_group *g, const uint8_t *identity,
-		      size_t identity_len, const uint8_t *sig_pk,
-		      uint16_t suite_id, struct mls_leaf_node *leaf,
-		      uint8_t source)
+static void leaf_fill(const uint8_t *identity, size_t identity_len,
+		      const uint8_t *sig_pk, uint16_t suite_id,
+		      struct mls_leaf_node *leaf, uint8_t source)
 {
-	(void)g;
 	memset(leaf, 0, sizeof(*leaf));
 	leaf->signature_key.p = sig_pk;
 	leaf->signature_key.len = ED25519_KEY_LEN;
@@ -308,7 +306,7 @@ int mls_kp_create(struct mls_kp_secret **out,
 	pkg->cipher_suite = cfg->suite;
 	pkg->init_key.p = kp->init.pk;
 	pkg->init_key.len = kp->init.pk_len;
-	leaf_fill(NULL, cfg->identity, cfg->identity_len, cfg->sig_pk,
+	leaf_fill(cfg->identity, cfg->identity_len, cfg->sig_pk,
 		  cfg->suite, &pkg->leaf_node, MLS_LEAF_SRC_KEY_PACKAGE);
 	pkg->leaf_node.encryption_key.p = kp->leaf.pk;
 	pkg->leaf_node.encryption_key.len = kp->leaf.pk_len;
@@ -398,7 +396,7 @@ int mls_group_create(struct mls_group **out,
 	}
 	GUARD_GOTO(rc, hpke_generate_keypair(s->hpke.kem_id, cfg->rng, &enc),
 		   out);
-	leaf_fill(g, g->identity, g->identity_len, g->sig_pk, g->suite_id,
+	leaf_fill(g->identity, g->identity_len, g->sig_pk, g->suite_id,
 		  leaf, MLS_LEAF_SRC_KEY_PACKAGE);
 	leaf->encryption_key.p = enc.pk;
 	leaf->encryption_key.len = enc.pk_len;
@@ -675,7 +673,7 @@ static int commit_create(struct mls_group *g, const struct mls_commit_opts *o,
 		GUARD_GOTO(rc, mls_tree_add_leaf(n->tree, leaf_enc, leaf_len,
 						 &added), fail);
 	}
-	leaf_fill(g, g->identity, g->identity_len, g->sig_pk, g->suite_id,
+	leaf_fill(g->identity, g->identity_len, g->sig_pk, g->suite_id,
 		  &cw->tmpl, MLS_LEAF_SRC_COMMIT);
 	if (forge & MLS_FORGE_IDENTITY)
 		cw->tmpl.credential.identity.len = 0;

@@ -288,6 +288,7 @@ struct nlmsghdr *xfrm_build_sa(void *buf, size_t cap, uint16_t type,
 	struct nlmsghdr *nlh;
 	struct xfrm_usersa_info *p;
 	char why[96];
+	bool put;
 	union {
 		struct xfrm_algo_aead a;
 		char b[sizeof(struct xfrm_algo_aead) + sizeof(sa->key)];
@@ -329,8 +330,10 @@ struct nlmsghdr *xfrm_build_sa(void *buf, size_t cap, uint16_t type,
 	alg.a.alg_key_len = (unsigned)(sa->key_len * 8);
 	alg.a.alg_icv_len = xfrm_aead_icv_bits(sa->aead);
 	memcpy(alg.a.alg_key, sa->key, sa->key_len);
-	if (!mnl_attr_put_check(nlh, cap, XFRMA_ALG_AEAD,
-				sizeof(alg.a) + sa->key_len, &alg))
+	put = mnl_attr_put_check(nlh, cap, XFRMA_ALG_AEAD,
+				 sizeof(alg.a) + sa->key_len, &alg);
+	explicit_bzero(&alg, sizeof(alg)); /* the key: only in buf now */
+	if (!put)
 		return bad();
 
 	/* The legacy replay field is a u8 the kernel caps at 32; ESN and
@@ -855,9 +858,13 @@ int xfrm_sa_add(struct xfrm_ctx *x, const struct xfrm_sa *sa)
 		return fail(x, -EINVAL, invalid, NULL, what);
 	nlh = xfrm_build_sa(buf, sizeof(buf),
 			    upd ? XFRM_MSG_UPDSA : XFRM_MSG_NEWSA, sa);
-	if (!nlh)
+	if (!nlh) {
+		explicit_bzero(buf, sizeof(buf));
 		return fail(x, -EINVAL, "request does not fit", NULL, what);
+	}
 	rc = talk(x, nlh, NULL, NULL, ext);
+	/* The request carried the key. */
+	explicit_bzero(buf, sizeof(buf));
 	if (rc)
 		return fail(x, rc, sa_hint(rc, sa, why, sizeof(why)), ext,
 			    what);
