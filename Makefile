@@ -159,7 +159,8 @@ $(CT_BIN): $(BUILD)/obj/tests/ct/ct_mlkem.o $(TESTLIB_OBJ) $(LIBPROTO)
 	@[ "$(V)" != 0 ] || echo "  LD  $@"
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BENCH_BIN): $(BENCH_SRC:%.c=$(BUILD)/obj/%.o) $(TESTLIB_OBJ) $(LIBPROTO)
+$(BENCH_BIN): $(BENCH_SRC:%.c=$(BUILD)/obj/%.o) $(TESTLIB_OBJ) $(LIBDAEMON) \
+		$(LIBXFRM) $(LIBPROTO)
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 

@@ -16,6 +16,7 @@
 #include "proto/mlkem.h"
 #include "proto/mls.h"
 #include "proto/xwing.h"
+#include "tests/bench/bench_tunnel.h"
 
 static int mls_setup(void);
 
@@ -45,6 +46,7 @@ static int setup(void)
 	GUARD(crypto_ed25519_keygen(NULL, st.ed_sk, st.ed_pk));
 	GUARD(crypto_random(NULL, st.msg, sizeof(st.msg)));
 	GUARD(crypto_ed25519_sign(st.ed_sk, st.msg, sizeof(st.msg), st.ed_sig));
+	GUARD(tbench_setup());
 	return mls_setup();
 }
 
@@ -230,6 +232,10 @@ static const struct bench_op {
 	{ "mls_handshake_xwing", op_mls_handshake_xwing, "handshakes/s" },
 	{ "mls_rekey_s1", op_mls_rekey_s1, "rekeys/s" },
 	{ "mls_rekey_xwing", op_mls_rekey_xwing, "rekeys/s" },
+	/* daemon/tunnel pairs through daemon/wire framing, fake kernel */
+	{ "tunnel_rekeys_per_s_xwing", tbench_rekey_xwing, "rekeys/s" },
+	{ "tunnel_rekeys_per_s_aes128", tbench_rekey_aes128, "rekeys/s" },
+	{ "tunnel_rekeys_per_s_chacha", tbench_rekey_chacha, "rekeys/s" },
 };
 
 static double now(void)
@@ -320,6 +326,9 @@ int main(int argc, char **argv)
 		if (selected(sizes[i].name, argc, argv))
 			printf("BENCH %s %zu bytes\n", sizes[i].name,
 			       sizes[i].v);
+	/* Bytes and datagrams on the wire (bench_tunnel.c). */
+	tbench_print_sizes(selected, argc, argv);
+	tbench_free();
 	mls_group_free(pair_s1.a);
 	mls_group_free(pair_s1.b);
 	mls_group_free(pair_xwing.a);
