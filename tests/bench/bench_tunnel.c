@@ -113,7 +113,8 @@ static int tb_send(void *ctx, enum tunnel_msg type, bool response,
 		size_t l, at = (p->q_head + p->q_n) % TB_QUEUE;
 		const uint8_t *d = wire_datagram(&dg, i, &l);
 
-		if (p->q_n == TB_QUEUE || l > p->lim.mtu - WIRE_IP_UDP_OVERHEAD) {
+		if (p->q_n == TB_QUEUE ||
+		    l > p->lim.mtu - WIRE_IP_UDP_OVERHEAD) {
 			wire_datagrams_free(&dg);
 			return EPOCH_ERR_NO_SPACE;
 		}
