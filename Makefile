@@ -334,9 +334,20 @@ all: $(if $(SAN),,$(E2E_BIN))
 # Helpers built by the same rule but not run as tests: udpflow (the traffic
 # of test_rollover) and bench_xfrm (make bench-xfrm: the XFRM figures where
 # ESP works, else in the VM; part of make bench when root).
+# bench_daemon (make bench-daemon: the daemon figures, two epochd in the
+# namespaces, here or in the VM) also links libdaemon for the control
+# protocol.
 E2E_AUX   := $(if $(XFRM_SRC),$(BUILD)/tests/e2e/udpflow \
-                               $(BUILD)/tests/e2e/bench_xfrm)
+                               $(BUILD)/tests/e2e/bench_xfrm \
+                               $(BUILD)/tests/e2e/bench_daemon)
 all: $(if $(SAN),,$(E2E_AUX))
+
+$(BUILD)/tests/e2e/bench_daemon: $(BUILD)/obj/tests/e2e/bench_daemon.o \
+		$(TESTLIB_OBJ) $(LIBDAEMON) $(LIBXFRM) $(LIBPROTO)
+	@mkdir -p $(dir $@)
+	@[ "$(V)" != 0 ] || echo "  LD  $@"
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(CONFIG_LIBS) $(MNL_LIBS) \
+		$(LDLIBS)
 
 .PHONY: bench-xfrm
 bench-xfrm: all
@@ -344,6 +355,18 @@ bench-xfrm: all
 	else netns/vm-build.sh $(BUILD)/vm >/dev/null && VM_TIMEOUT=300 \
 	  netns/vm.sh $(abspath $(BUILD)/tests/e2e/bench_xfrm); fi
 bench: $(if $(and $(XFRM_SRC),$(filter 0,$(shell id -u))),bench-xfrm)
+
+# The daemon figures (tests/e2e/bench_daemon.c, docs/benchmarks.md); part
+# of make bench when root and epochd exists. BENCH_REKEY_SECONDS (default
+# 20) is passed into the VM.
+.PHONY: bench-daemon
+bench-daemon: all
+	$(Q)if netns/probe-esp.sh; then $(BUILD)/tests/e2e/bench_daemon; \
+	else netns/vm-build.sh $(BUILD)/vm >/dev/null && VM_TIMEOUT=1200 \
+	  VM_ENV="BENCH_REKEY_SECONDS BENCH_KEEP" \
+	  netns/vm.sh $(abspath $(BUILD)/tests/e2e/bench_daemon); fi
+bench: $(if $(and $(XFRM_SRC),$(wildcard daemon/epochd.c),\
+	$(filter 0,$(shell id -u))),bench-daemon)
 
 # The VM's kernel and initramfs (cached: a second run does nothing).
 vm-assets: deps
