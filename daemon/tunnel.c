@@ -749,23 +749,32 @@ static int on_keepalive(struct tunnel *t, bool response, const uint8_t *msg,
 
 static void tear_down(struct tunnel *t);
 
-/* Row 20, the peer's side. */
+/* Row 20, the peer's side. A CLOSE that authenticates in the pending
+ * session (row 22: the restarted initiator went down before its first
+ * COMMIT arrived) comes from the peer's new instance, so the current
+ * session has no peer either: everything goes. */
 static int on_close(struct tunnel *t, bool response, const uint8_t *msg,
 		    size_t len, uint64_t now)
 {
+	struct mls_group *g = t->g;
 	struct mls_received r;
 	struct codec_writer w;
+	int rc;
 
 	if (response)
 		return EPOCH_OK; /* we tore down when we sent the request */
-	if (!t->g)
-		return EPOCH_ERR_STATE;
-	GUARD(mls_group_process(t->g, msg, len, &r));
+	rc = g ? mls_group_process(g, msg, len, &r) : EPOCH_ERR_STATE;
+	if (rc != EPOCH_OK && t->pend &&
+	    mls_group_process(t->pend, msg, len, &r) == EPOCH_OK) {
+		g = t->pend;
+		rc = EPOCH_OK;
+	}
+	GUARD(rc);
 	if (r.content_type != MLS_CONTENT_APPLICATION || r.app_len != 2)
 		return EPOCH_ERR_MALFORMED;
 	/* Answered before the group goes; best effort, never repeated. */
 	codec_writer_init_dynamic(&w, MSG_MAX);
-	if (mls_group_encrypt(t->g, NULL, 0, NULL, 0, &w) == EPOCH_OK)
+	if (mls_group_encrypt(g, NULL, 0, NULL, 0, &w) == EPOCH_OK)
 		t->ops.send(t->ops.ctx, TUNNEL_MSG_CLOSE, true, w.buf, w.len);
 	codec_writer_free(&w);
 	tear_down(t);

@@ -881,6 +881,27 @@ static void test_newer_hello(void)
 	CHECK_OK(tunnel_rekey(r, p.now));
 	CHECK(pump(&p, false) == 0);
 	in_step(&p);
+	/* a third restart, and that initiator goes down before its COMMIT
+	 * arrives: its CLOSE authenticates in the pending session, which
+	 * proves the current one's peer gone too: everything goes */
+	free(commit.p);
+	commit.p = NULL;
+	if (!restart_initiator(&p))
+		goto out;
+	CHECK_OK(tunnel_start(p.s[0].t, p.now));
+	CHECK_OK(pump_one(&p)); /* HELLO C: pending */
+	CHECK_OK(pump_one(&p)); /* WELCOME C: joined, COMMIT C queued */
+	if (!take(&p, &commit))
+		goto out;
+	p.s[0].k.down = true;
+	CHECK_OK(tunnel_down(p.s[0].t));
+	p.s[0].k.down = false;
+	CHECK(pump(&p, false) == 0); /* CLOSE, its response */
+	CHECK(tunnel_state(r) == TUNNEL_DOWN);
+	CHECK(!tunnel_pending(r));
+	CHECK(p.s[1].k.n_in == 0 && !p.s[1].k.has_out);
+	CHECK_RC(deliver(&p, &commit), EPOCH_ERR_STATE);
+	CHECK(p.s[0].k.violations == 0 && p.s[1].k.violations == 0);
 out:
 	free(commit.p);
 	pair_free(&p);
