@@ -104,7 +104,9 @@ void tunnel_free(struct tunnel *t);
 int tunnel_start(struct tunnel *t, uint64_t now_ms);
 /* Starts a rekey (ESTABLISHED only, else EPOCH_ERR_STATE). */
 int tunnel_rekey(struct tunnel *t, uint64_t now_ms);
-/* A message from the peer; response: the wire header's RESPONSE flag. */
+/* A message from the peer; response: the wire header's RESPONSE flag.
+ * Every message that authenticates, except a HELLO (replayable) and a
+ * CLOSE, counts as a sign of life for dead-peer detection. */
 int tunnel_receive(struct tunnel *t, enum tunnel_msg type, bool response,
 		   const uint8_t *msg, size_t len, uint64_t now_ms);
 /* The daemon saw inbound ESP traffic on this tunnel's SAs (from the
@@ -121,7 +123,9 @@ void tunnel_traffic(struct tunnel *t, uint64_t now_ms);
  * Receiving CLOSE: an authenticated request is answered with a CLOSE
  * response (encrypted before the group is wiped), then the tunnel is torn
  * down as here; the initiator schedules its restart (backoff, see
- * restart_ms), the responder waits for a HELLO. tunnel_receive returns 0
+ * restart_ms), the responder waits for a HELLO. On a responder a request
+ * that authenticates in the pending session (row 22) also tears down
+ * everything: it comes from the restarted peer. tunnel_receive returns 0
  * and the state is DOWN: the peer closed. A CLOSE response is accepted
  * and ignored (0, nothing changes); a request that does not authenticate
  * changes nothing. */
