@@ -49,10 +49,10 @@ const char *tunnel_state_name(enum tunnel_state s);
 
 /* What a tunnel asks of the outside world; each returns 0 or a negative
  * error. send's `response` is the wire header's RESPONSE flag (WELCOME,
- * EPOCH_ACK and KEEPALIVE answers). out_switch installs the outbound SA for the peer's inbound SPI
- * `spi` with `key`, points the out policy at it and deletes the outbound
- * SA old_spi (0: none yet, or the kernel removed it on a hard expiry) —
- * xfrm_rollover's steps 2-4. */
+ * EPOCH_ACK, KEEPALIVE and CLOSE answers). out_switch installs the
+ * outbound SA for the peer's inbound SPI `spi` with `key`, points the out
+ * policy at it and deletes the outbound SA old_spi (0: none yet, or the
+ * kernel removed it on a hard expiry) — xfrm_rollover's steps 2-4. */
 struct tunnel_ops {
 	void *ctx;
 	int (*send)(void *ctx, enum tunnel_msg type, bool response,
