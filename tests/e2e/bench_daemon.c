@@ -937,9 +937,17 @@ static int rss_one(unsigned n, long *kb)
 		show_log(0);
 		return -1;
 	}
-	sleep_ms(2000); /* part of the definition: settled, 2 s later */
+	/* Part of the definition: settled, 2 s later. Then a few more
+	 * samples, 250 ms apart, to show whether it still moves. */
+	sleep_ms(2000);
 	*kb = vmrss_kb(B.pid[0]);
-	printf("# %u tunnel%s: ", n, n == 1 ? "" : "s");
+	printf("# %u tunnel%s: VmRSS %ld kB at 2 s, then", n,
+	       n == 1 ? "" : "s", *kb);
+	for (int k = 0; k < 8; k++) {
+		sleep_ms(250);
+		printf(" %ld", vmrss_kb(B.pid[0]));
+	}
+	printf(" kB; ");
 	fflush(stdout);
 	/* What the daemon holds in the kernel meanwhile (policies install
 	 * without ESP support; SAs would not, and none is made here). */
