@@ -145,7 +145,7 @@ static int sh(const char *fmt, ...)
 	return 0;
 }
 
-/* ---- namespaces --------------------------------------------------------- */
+/* ---- namespaces ---------------------------------------------------------- */
 
 static int ns_open(const char *name)
 {
@@ -240,7 +240,7 @@ static int udp_counters(const char *ns, unsigned long *in,
 	return rc;
 }
 
-/* ---- processes ---------------------------------------------------------- */
+/* ---- processes ----------------------------------------------------------- */
 
 /* Starts argv[0] inside namespace ns with stdout and stderr to log. */
 static pid_t spawn(const char *ns, const char *log, char *const argv[])
@@ -338,7 +338,8 @@ static int wait_log(int i, const char *needle, double timeout_ms)
 		free(s);
 		if (found)
 			return 0;
-		if (B.pid[i] > 0 && waitpid(B.pid[i], &st, WNOHANG) == B.pid[i]) {
+		if (B.pid[i] > 0 &&
+		    waitpid(B.pid[i], &st, WNOHANG) == B.pid[i]) {
 			B.pid[i] = 0;
 			return fail("epochd (gw%d) exited; see %s", i + 1,
 				    B.log[i]);
@@ -517,7 +518,8 @@ static int status_of(int i, struct ctl_status *out)
 	if (rc != 0 || n != 1) {
 		if (rc == 0)
 			free(st);
-		return fail("status gw%d: %s", i + 1, rc ? err : "not 1 tunnel");
+		return fail("status gw%d: %s", i + 1,
+			    rc ? err : "not 1 tunnel");
 	}
 	*out = st[0];
 	free(st);
@@ -606,7 +608,7 @@ static int watch_epoch(struct watch *w, uint64_t want, double deadline)
 	return -1;
 }
 
-/* ---- setup ---------------------------------------------------------------- */
+/* ---- setup --------------------------------------------------------------- */
 
 /* Closes the clear path site1 <-> site2: each gateway's route to the far
  * site via a neighbour that does not exist. */
@@ -767,7 +769,7 @@ static int part_setup(void)
 	return 0;
 }
 
-/* ---- rekeys --------------------------------------------------------------- */
+/* ---- rekeys -------------------------------------------------------------- */
 
 static int flow_start(double seconds)
 {
@@ -895,7 +897,7 @@ static int part_rekey(void)
 	return 0;
 }
 
-/* ---- rss ------------------------------------------------------------------ */
+/* ---- rss ----------------------------------------------------------------- */
 
 static long vmrss_kb(pid_t pid)
 {
@@ -978,7 +980,7 @@ static int part_rss(void)
 	return 0;
 }
 
-/* ---- main ----------------------------------------------------------------- */
+/* ---- main ---------------------------------------------------------------- */
 
 static void cleanup(void)
 {
