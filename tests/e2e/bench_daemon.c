@@ -814,6 +814,58 @@ static void flow_report(void)
 	}
 }
 
+/* The gateways' XFRM error counters (/proc/net/xfrm_stat, when the
+ * kernel has CONFIG_XFRM_STATISTICS): where a lost datagram went. */
+#define XSTAT_MAX 40
+
+struct xstat {
+	char name[XSTAT_MAX][40];
+	unsigned long v[XSTAT_MAX];
+	int n;
+};
+
+static void xfrm_stat_read(int g, struct xstat *x)
+{
+	char line[128];
+	FILE *f;
+
+	x->n = 0;
+	if (ns_enter(B.ns[g]) < 0)
+		return;
+	f = fopen("/proc/self/net/xfrm_stat", "r");
+	ns_enter(NULL);
+	if (!f)
+		return;
+	while (x->n < XSTAT_MAX && fgets(line, sizeof(line), f))
+		if (sscanf(line, "%39s %lu", x->name[x->n], &x->v[x->n]) == 2)
+			x->n++;
+	fclose(f);
+}
+
+/* What changed since *before (the counters of the traffic run). */
+static void xfrm_stat_report(const struct xstat before[2])
+{
+	for (int i = 0; i < 2; i++) {
+		struct xstat now;
+		char out[1024] = "";
+
+		xfrm_stat_read(i ? GW2 : GW1, &now);
+		if (!now.n)
+			return;
+		for (int k = 0; k < now.n && k < before[i].n; k++) {
+			unsigned long d = now.v[k] - before[i].v[k];
+
+			if (d && strlen(out) + 64 < sizeof(out))
+				snprintf(out + strlen(out),
+					 sizeof(out) - strlen(out), " %s=%lu",
+					 now.name[k], d);
+		}
+		printf("# gw%d XFRM error counters during the traffic run "
+		       "(/proc/net/xfrm_stat):%s\n", i + 1,
+		       out[0] ? out : " all 0");
+	}
+}
+
 static int rekey_run(double seconds, double *rate, unsigned *count)
 {
 	struct watch w[2] = { { -1, { 0 } }, { -1, { 0 } } };
@@ -873,6 +925,7 @@ static int part_rekey(void)
 {
 	const char *env = getenv("BENCH_REKEY_SECONDS");
 	double secs = env ? atof(env) : 20, rate;
+	struct xstat xs[2];
 	unsigned n;
 
 	if (!(secs > 0))
@@ -885,11 +938,14 @@ static int part_rekey(void)
 	       secs);
 	printf("BENCH rekeys_per_s %.1f rekeys/s\n", rate);
 	fflush(stdout);
+	xfrm_stat_read(GW1, &xs[0]);
+	xfrm_stat_read(GW2, &xs[1]);
 	if (flow_start(secs) < 0)
 		return -1;
 	if (rekey_run(secs, &rate, &n) < 0)
 		return -1;
 	flow_report();
+	xfrm_stat_report(xs);
 	printf("# %u rekeys in %.0f s with udpflow %s datagrams/s each way\n",
 	       n, secs, FLOW_RATE);
 	printf("BENCH rekeys_per_s_traffic %.1f rekeys/s\n", rate);
