@@ -39,7 +39,9 @@
  * usage: bench_daemon [setup|rekey|rss]...   (default: all three; rekey
  *   needs setup). Exit status 0, or 1 if a step fails (messages on
  *   stderr). Everything it makes (namespaces with the prefix epb<pid>-,
- *   daemons, /tmp/epbench.*) is removed at exit, also on SIGINT/SIGTERM.
+ *   daemons, /tmp/epbench.*) is removed at exit, also on SIGINT/SIGTERM;
+ *   BENCH_KEEP=1 keeps the directory (configurations, daemon logs),
+ *   BENCH_TMP=DIR puts it elsewhere than /tmp.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -204,9 +206,11 @@ static int ns_socket(const char *ns, const char *addr, unsigned port)
 	return fd;
 }
 
-/* A field of the "Udp:" lines of /proc/net/snmp in namespace ns. */
-static int udp_field(const char *ns, const char *field, unsigned long *v)
+/* A field of the "<proto>:" lines of /proc/net/snmp in namespace ns. */
+static int snmp_field(const char *ns, const char *proto, const char *field,
+		      unsigned long *v)
 {
+	size_t plen = strlen(proto);
 	char hdr[1024], val[1024];
 	FILE *f;
 	int rc = -1;
@@ -220,7 +224,7 @@ static int udp_field(const char *ns, const char *field, unsigned long *v)
 	while (fgets(hdr, sizeof(hdr), f) && fgets(val, sizeof(val), f)) {
 		char *hs, *vs, *h, *x;
 
-		if (strncmp(hdr, "Udp:", 4) != 0)
+		if (strncmp(hdr, proto, plen) != 0 || hdr[plen] != ':')
 			continue;
 		strtok_r(hdr, " \n", &hs);
 		strtok_r(val, " \n", &vs);
@@ -233,7 +237,12 @@ static int udp_field(const char *ns, const char *field, unsigned long *v)
 		break;
 	}
 	fclose(f);
-	return rc == 0 ? 0 : fail("no Udp %s in /proc/net/snmp", field);
+	return rc == 0 ? 0 : fail("no %s %s in /proc/net/snmp", proto, field);
+}
+
+static int udp_field(const char *ns, const char *field, unsigned long *v)
+{
+	return snmp_field(ns, "Udp", field, v);
 }
 
 /* The UDP InDatagrams and OutDatagrams of namespace ns. */
@@ -765,6 +774,15 @@ static int part_setup(void)
 	       "%lu, gw2 out %lu in %lu (X-Wing handshake: 13 without "
 	       "retransmissions, epoch-bench handshake_datagrams_xwing)\n",
 	       out[0], in[0], out[1], in[1]);
+	for (int i = 0; i < 2; i++) {
+		char *log = read_file(B.log[i]), *line, *save;
+
+		for (line = log ? strtok_r(log, "\n", &save) : NULL; line;
+		     line = strtok_r(NULL, "\n", &save))
+			if (!strstr(line, ": debug: "))
+				printf("# gw%d: %s\n", i + 1, line);
+		free(log);
+	}
 	printf("BENCH setup_ms %.0f ms\n", t1 - t0);
 	printf("BENCH setup_round_trips %u round-trips\n", req[0] + req[1]);
 	fflush(stdout);
@@ -818,56 +836,116 @@ static void flow_report(void)
 	}
 }
 
-/* The gateways' XFRM error counters (/proc/net/xfrm_stat, when the
- * kernel has CONFIG_XFRM_STATISTICS): where a lost datagram went. */
-#define XSTAT_MAX 40
+/* Drop and error counters of the whole path, to say where a datagram
+ * lost during the traffic run went: per namespace the IP and UDP drop
+ * counters of /proc/net/snmp and, on the gateways, /proc/net/xfrm_stat
+ * (CONFIG_XFRM_STATISTICS); for the machine the backlog drops of
+ * /proc/net/softnet_stat and the ARP queue's unresolved_discards. */
+#define CNT_MAX 128
 
-struct xstat {
-	char name[XSTAT_MAX][40];
-	unsigned long v[XSTAT_MAX];
+struct counters {
+	char name[CNT_MAX][48];
+	unsigned long v[CNT_MAX];
 	int n;
 };
 
-static void xfrm_stat_read(int g, struct xstat *x)
+static void cnt_add(struct counters *c, const char *a, const char *b,
+		    unsigned long v)
 {
-	char line[128];
-	FILE *f;
-
-	x->n = 0;
-	if (ns_enter(B.ns[g]) < 0)
+	if (c->n == CNT_MAX)
 		return;
-	f = fopen("/proc/self/net/xfrm_stat", "r");
-	ns_enter(NULL);
-	if (!f)
-		return;
-	while (x->n < XSTAT_MAX && fgets(line, sizeof(line), f))
-		if (sscanf(line, "%39s %lu", x->name[x->n], &x->v[x->n]) == 2)
-			x->n++;
-	fclose(f);
+	snprintf(c->name[c->n], sizeof(c->name[0]), "%s:%s", a, b);
+	c->v[c->n++] = v;
 }
 
-/* What changed since *before (the counters of the traffic run). */
-static void xfrm_stat_report(const struct xstat before[2])
+static void counters_read(struct counters *c)
 {
-	for (int i = 0; i < 2; i++) {
-		struct xstat now;
-		char out[1024] = "";
+	static const char *const snmp[][2] = {
+		{ "Ip", "InDiscards" }, { "Ip", "OutDiscards" },
+		{ "Ip", "OutNoRoutes" }, { "Ip", "InHdrErrors" },
+		{ "Ip", "InAddrErrors" }, { "Udp", "InErrors" },
+		{ "Udp", "RcvbufErrors" }, { "Udp", "NoPorts" },
+	};
+	static const char *const nsn[4] = { "site1", "gw1", "gw2", "site2" };
+	char line[512];
+	FILE *f;
 
-		xfrm_stat_read(i ? GW2 : GW1, &now);
-		if (!now.n)
-			return;
-		for (int k = 0; k < now.n && k < before[i].n; k++) {
-			unsigned long d = now.v[k] - before[i].v[k];
+	c->n = 0;
+	for (int i = 0; i < 4; i++) {
+		for (size_t k = 0; k < sizeof(snmp) / sizeof(snmp[0]); k++) {
+			unsigned long v = 0;
 
-			if (d && strlen(out) + 64 < sizeof(out))
-				snprintf(out + strlen(out),
-					 sizeof(out) - strlen(out), " %s=%lu",
-					 now.name[k], d);
+			if (snmp_field(B.ns[i], snmp[k][0], snmp[k][1],
+				       &v) == 0)
+				cnt_add(c, nsn[i], snmp[k][1], v);
 		}
-		printf("# gw%d XFRM error counters during the traffic run "
-		       "(/proc/net/xfrm_stat):%s\n", i + 1,
-		       out[0] ? out : " all 0");
+		if (i != GW1 && i != GW2)
+			continue;
+		if (ns_enter(B.ns[i]) < 0)
+			continue;
+		f = fopen("/proc/self/net/xfrm_stat", "r");
+		ns_enter(NULL);
+		while (f && fgets(line, sizeof(line), f)) {
+			char name[40];
+			unsigned long v;
+
+			if (sscanf(line, "%39s %lu", name, &v) == 2)
+				cnt_add(c, nsn[i], name, v);
+		}
+		if (f)
+			fclose(f);
 	}
+	f = fopen("/proc/net/softnet_stat", "r");
+	{
+		unsigned long sum = 0, p, d;
+
+		while (f && fscanf(f, "%lx %lx%*[^\n]", &p, &d) == 2)
+			sum += d;
+		if (f)
+			fclose(f);
+		cnt_add(c, "all", "softnet_dropped", sum);
+	}
+	f = fopen("/proc/net/stat/arp_cache", "r");
+	if (f && fgets(line, sizeof(line), f)) {
+		/* header names the columns; unresolved_discards is one */
+		char hdr[512], *hs, *vs, *h, *v;
+		unsigned long sum = 0;
+		int col = -1, k = 0;
+
+		snprintf(hdr, sizeof(hdr), "%s", line);
+		for (h = strtok_r(hdr, " \n", &hs); h;
+		     h = strtok_r(NULL, " \n", &hs), k++)
+			if (strcmp(h, "unresolved_discards") == 0)
+				col = k;
+		while (col >= 0 && fgets(line, sizeof(line), f)) {
+			k = 0;
+			for (v = strtok_r(line, " \n", &vs); v;
+			     v = strtok_r(NULL, " \n", &vs), k++)
+				if (k == col)
+					sum += strtoul(v, NULL, 16);
+		}
+		cnt_add(c, "all", "arp_unresolved_discards", sum);
+	}
+	if (f)
+		fclose(f);
+}
+
+static void counters_report(const struct counters *before)
+{
+	struct counters now;
+	char out[2048] = "";
+
+	counters_read(&now);
+	for (int k = 0; k < now.n && k < before->n; k++) {
+		unsigned long d = now.v[k] - before->v[k];
+
+		if (d && strcmp(now.name[k], before->name[k]) == 0 &&
+		    strlen(out) + 80 < sizeof(out))
+			snprintf(out + strlen(out), sizeof(out) - strlen(out),
+				 " %s=%lu", now.name[k], d);
+	}
+	printf("# drop/error counters that moved during the traffic run:%s\n",
+	       out[0] ? out : " none");
 }
 
 static int rekey_run(double seconds, double *rate, unsigned *count)
@@ -929,8 +1007,7 @@ static int part_rekey(void)
 {
 	const char *env = getenv("BENCH_REKEY_SECONDS");
 	double secs = env ? atof(env) : 20, rate;
-	struct xstat xs[2];
-	unsigned long uerr[2][2];
+	static struct counters cnt[1];
 	unsigned n;
 
 	if (!(secs > 0))
@@ -943,33 +1020,13 @@ static int part_rekey(void)
 	       secs);
 	printf("BENCH rekeys_per_s %.1f rekeys/s\n", rate);
 	fflush(stdout);
-	xfrm_stat_read(GW1, &xs[0]);
-	xfrm_stat_read(GW2, &xs[1]);
-	for (int i = 0; i < 2; i++)
-		if (udp_field(B.ns[i ? SITE2 : SITE1], "InErrors",
-			      &uerr[i][0]) < 0 ||
-		    udp_field(B.ns[i ? SITE2 : SITE1], "RcvbufErrors",
-			      &uerr[i][1]) < 0)
-			return -1;
+	counters_read(cnt);
 	if (flow_start(secs) < 0)
 		return -1;
 	if (rekey_run(secs, &rate, &n) < 0)
 		return -1;
 	flow_report();
-	xfrm_stat_report(xs);
-	/* A datagram lost at the receiving socket (CPU shortage) rather
-	 * than in the tunnel. */
-	for (int i = 0; i < 2; i++) {
-		unsigned long e, r;
-
-		if (udp_field(B.ns[i ? SITE2 : SITE1], "InErrors", &e) < 0 ||
-		    udp_field(B.ns[i ? SITE2 : SITE1], "RcvbufErrors",
-			      &r) < 0)
-			return -1;
-		printf("# site%d UDP receive errors during the traffic run: "
-		       "InErrors=%lu RcvbufErrors=%lu\n", i + 1,
-		       e - uerr[i][0], r - uerr[i][1]);
-	}
+	counters_report(cnt);
 	printf("# %u rekeys in %.0f s with udpflow %s datagrams/s each way\n",
 	       n, secs, FLOW_RATE);
 	printf("BENCH rekeys_per_s_traffic %.1f rekeys/s\n", rate);
@@ -1157,7 +1214,10 @@ int main(int argc, char **argv)
 		fail("/proc/self/ns/net: %s", strerror(errno));
 		return 1;
 	}
-	snprintf(B.dir, sizeof(B.dir), "/tmp/epbench.XXXXXX");
+	/* BENCH_TMP: where the work directory goes (default /tmp; with
+	 * BENCH_KEEP and vm.sh -o DIR the logs survive the VM). */
+	snprintf(B.dir, sizeof(B.dir), "%.40s/epbench.XXXXXX",
+		 getenv("BENCH_TMP") ? getenv("BENCH_TMP") : "/tmp");
 	if (!mkdtemp(B.dir)) {
 		fail("mkdtemp: %s", strerror(errno));
 		B.dir[0] = '\0';
