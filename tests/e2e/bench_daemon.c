@@ -80,7 +80,7 @@ enum { SITE1, GW1, GW2, SITE2 };
 static struct {
 	char build[PATH_MAX];
 	char epochd[PATH_MAX], epochctl[PATH_MAX], udpflow[PATH_MAX];
-	char dir[64];
+	char dir[64], sockdir[64];
 	char prefix[32];
 	char ns[4][64];
 	int self_ns;
@@ -415,8 +415,8 @@ static FILE *conf_begin(int i, const char *tag, const char *level)
 
 	snprintf(B.conf[i], sizeof(B.conf[i]), "%s/gw%d%s.conf", B.dir, i + 1,
 		 tag);
-	snprintf(B.sock[i], sizeof(B.sock[i]), "%s/gw%d%s.sock", B.dir, i + 1,
-		 tag);
+	snprintf(B.sock[i], sizeof(B.sock[i]), "%s/gw%d%s.sock", B.sockdir,
+		 i + 1, tag);
 	snprintf(B.log[i], sizeof(B.log[i]), "%s/gw%d%s.log", B.dir, i + 1,
 		 tag);
 	f = fopen(B.conf[i], "w");
@@ -1135,6 +1135,8 @@ static void cleanup(void)
 	}
 	if (B.dir[0] && !getenv("BENCH_KEEP"))
 		sh("rm -rf '%s'", B.dir);
+	if (B.sockdir[0])
+		sh("rm -rf '%s'", B.sockdir);
 }
 
 static bool in_vm(void)
@@ -1221,6 +1223,14 @@ int main(int argc, char **argv)
 	if (!mkdtemp(B.dir)) {
 		fail("mkdtemp: %s", strerror(errno));
 		B.dir[0] = '\0';
+		return 1;
+	}
+	/* The control sockets stay in /tmp (a 9p share has none). */
+	snprintf(B.sockdir, sizeof(B.sockdir), "/tmp/epbsock.XXXXXX");
+	if (!mkdtemp(B.sockdir)) {
+		fail("mkdtemp: %s", strerror(errno));
+		B.sockdir[0] = '\0';
+		cleanup();
 		return 1;
 	}
 	snprintf(B.prefix, sizeof(B.prefix), "epb%d-", (int)getpid());
