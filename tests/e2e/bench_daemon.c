@@ -29,7 +29,10 @@
  *   BENCH rekeys_per_s_traffic N rekeys/s
  *                                  the same with udpflow running both ways
  *                                  (500 datagrams/s each way); its loss
- *                                  and duplicate counts on a "#" line
+ *                                  and duplicate counts on "#" lines,
+ *                                  with the drop/error counters that moved
+ *                                  (snmp, xfrm_stat, softnet, ARP) on
+ *                                  "#" lines
  *   BENCH rss_kb_1 N kB            VmRSS of an epochd (info log level)
  *   BENCH rss_kb_100 N kB          with 1 and with 100 tunnels (initiators,
  *                                  X-Wing) to addresses in 192.0.2.0/24
