@@ -864,12 +864,12 @@ static int dtunnel_start(struct dtunnel *dt, uint64_t now, char *err,
 }
 
 /* Everything of the tunnel out of the kernel (reload, exit). */
-static void dtunnel_stop(struct dtunnel *dt)
+static void dtunnel_stop(struct dtunnel *dt, const char *why)
 {
 	int n;
 
 	tunnel_down(dt->t);
-	observe(dt, mono_ms(), "tunnel removed");
+	observe(dt, mono_ms(), why);
 	n = xfrm_flush(dt->x);
 	if (n < 0)
 		xfrm_fail(dt, "remove SAs and policies");
@@ -1568,7 +1568,7 @@ static void tunnels_remove(struct daemon *d, const char *name)
 	for (size_t i = 0; i < d->n_tun; i++) {
 		if (strcmp(d->tun[i]->cfg.name, name) != 0)
 			continue;
-		dtunnel_stop(d->tun[i]);
+		dtunnel_stop(d->tun[i], "removed or changed by reload");
 		dtunnel_free(d->tun[i]);
 		memmove(&d->tun[i], &d->tun[i + 1],
 			(d->n_tun - i - 1) * sizeof(d->tun[0]));
@@ -1885,7 +1885,7 @@ void daemon_close(struct daemon *d)
 	if (!d)
 		return;
 	for (size_t i = 0; i < d->n_tun; i++) {
-		dtunnel_stop(d->tun[i]);
+		dtunnel_stop(d->tun[i], "epochd stopping");
 		dtunnel_free(d->tun[i]);
 	}
 	free(d->tun);
