@@ -146,6 +146,12 @@ alive() {
 	kill -0 "$pid2" 2>/dev/null || fail "epochd on gw2 exited"
 }
 hex() { printf '0x%08x' "$1"; }
+# sas NS: that namespace's ESP SAs, one line each (from ip xfrm state)
+sas() {
+	ip -n "$1" xfrm state list | awk '
+		/^src/ { s = $2 " -> " $4 }
+		/proto esp spi/ { print "   | ESP SA " s ", spi " $4 " " $5 " " $6 }'
+}
 
 echo "epochd demo: two gateways, one post-quantum ESP tunnel (MLS," \
 	"X-Wing), kernel $(uname -r)"
@@ -253,6 +259,8 @@ po=$(jget "$before1" packets_out)
 [ "${po:-0}" -gt 0 ] ||
 	fail "gw1's outbound SA counted no packets: $before1"
 say "the pings went through ESP: gw1's outbound SA counted $po packets"
+say "gw1's SAs in the kernel (ip -n ${p}gw1 xfrm state):"
+sas "$g1"
 
 hdr "epochctl status on both gateways (before the rekey)"
 for g in gw1 gw2; do
@@ -291,7 +299,7 @@ for g in gw1 gw2; do
 done
 
 hdr "Before and after the rekey"
-printf '   %-4s %-15s %-12s %-12s\n' "" "" before after
+printf '   %-4s %-15s %-12s %s\n' "" "" before after
 bad=
 for g in gw1 gw2; do
 	eval "b=\$before${g#gw}; a=\$after${g#gw}"
@@ -303,10 +311,13 @@ for g in gw1 gw2; do
 		*)     fb=$vb; fa=$va
 		       [ "$va" -gt "$vb" ] || bad="$bad $g:$k" ;;
 		esac
-		printf '   %-4s %-15s %-12s %-12s\n' "$g" "$k" "$fb" "$fa"
+		printf '   %-4s %-15s %-12s %s\n' "$g" "$k" "$fb" "$fa"
 	done
 done
 [ -z "$bad" ] || fail "did not change across the rekey:$bad"
+say "gw1's SAs in the kernel now (an old inbound SA stays for a grace"
+say "period, in case the peer still sends on it):"
+sas "$g1"
 say "new epoch and new SPIs on both sides; the ESP packet counters"
 say "(kernel, summed over the epochs) kept counting through the rekey"
 say "epochd's log lines of the rekey:"
