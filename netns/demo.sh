@@ -118,8 +118,8 @@ cleanup() {
 	return 0
 }
 trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+trap 'echo; echo "demo: interrupted; cleaning up"; exit 130' INT
+trap 'echo; echo "demo: terminated; cleaning up"; exit 143' TERM
 
 fail() {
 	echo
