@@ -14,11 +14,13 @@
 #
 # usage: netns/demo.sh [BUILD]   (from the tree's root, as root; make demo)
 # environment: DEMO_VM=1 forces the VM; DEMO_TIMEOUT seconds for each wait
-#              (default 120); the daemons' logs and configurations are
-#              left in BUILD/demo/ afterwards.
+#              (default 120); DEMO_DEBUG=1 makes the daemons log at debug
+#              level. The daemons' logs and configurations are left in
+#              BUILD/demo/ afterwards.
 set -u
 build=${1:-build}
 tmo=${DEMO_TIMEOUT:-120}
+dbg=${DEMO_DEBUG:-0}
 
 # ---- outer part: pick the host or the VM ---------------------------------
 if [ "${DEMO_INNER:-0}" != 1 ]; then
@@ -32,7 +34,7 @@ if [ "${DEMO_INNER:-0}" != 1 ]; then
 	out=$(pwd)/$build/demo
 	rm -rf "$out"
 	mkdir -p "$out" || fail "cannot create $out"
-	export DEMO_INNER=1 DEMO_OUT="$out" DEMO_TIMEOUT="$tmo"
+	export DEMO_INNER=1 DEMO_OUT="$out" DEMO_TIMEOUT="$tmo" DEMO_DEBUG="$dbg"
 	if [ "${DEMO_VM:-0}" != 1 ] && netns/probe-esp.sh; then
 		where="this machine's kernel $(uname -r)"
 		"$(pwd)/netns/demo.sh" "$build"
@@ -45,7 +47,7 @@ if [ "${DEMO_INNER:-0}" != 1 ]; then
 		netns/vm-build.sh "$build/vm" ||
 			fail "building the VM (netns/vm-build.sh) failed"
 		where="a qemu VM, kernel $(cat "$build/vm/kernel-version")"
-		VM_ENV="DEMO_INNER DEMO_OUT DEMO_TIMEOUT" \
+		VM_ENV="DEMO_INNER DEMO_OUT DEMO_TIMEOUT DEMO_DEBUG" \
 			VM_TIMEOUT=$((tmo * 4 + 300)) \
 			netns/vm.sh -o "$out" "$(pwd)/netns/demo.sh" "$build"
 		rc=$?
@@ -146,11 +148,17 @@ alive() {
 	kill -0 "$pid2" 2>/dev/null || fail "epochd on gw2 exited"
 }
 hex() { printf '0x%08x' "$1"; }
-# sas NS: that namespace's ESP SAs, one line each (from ip xfrm state)
+# sas NS: that namespace's ESP SAs with the kernel's packet counters, one
+# line each (from ip -s xfrm state)
 sas() {
-	ip -n "$1" xfrm state list | awk '
+	ip -n "$1" -s xfrm state list | awk '
 		/^src/ { s = $2 " -> " $4 }
-		/proto esp spi/ { print "   | ESP SA " s ", spi " $4 " " $5 " " $6 }'
+		/proto esp spi/ { spi = $4; sub(/\(.*/, "", spi)
+				  rq = sprintf("0x%08x", $6) }
+		/lifetime current:/ { cur = 1; next }
+		cur { split($2, n, "("); cur = 0
+		      printf "   | %-24s spi %s  reqid %s  %4d packets\n",
+			s, spi, rq, n[1] }'
 }
 
 echo "epochd demo: two gateways, one post-quantum ESP tunnel (MLS," \
@@ -194,7 +202,7 @@ global = {
 	private_key = "$dir/$1/private.key";
 	state_dir = "$dir/$1";
 	control_socket = "$dir/$1.sock";
-	log_level = "info";
+	log_level = "$lvl";
 };
 
 tunnels = (
@@ -211,6 +219,8 @@ tunnels = (
 );
 EOF
 }
+lvl=info
+[ "$dbg" = 1 ] && lvl=debug
 conf gw1 192.0.2.1 192.0.2.2 "$pk_gw2" 198.51.100.0/24 203.0.113.0/24
 conf gw2 192.0.2.2 192.0.2.1 "$pk_gw1" 203.0.113.0/24 198.51.100.0/24
 say "$dir/gw1.conf:"
@@ -259,7 +269,7 @@ po=$(jget "$before1" packets_out)
 [ "${po:-0}" -gt 0 ] ||
 	fail "gw1's outbound SA counted no packets: $before1"
 say "the pings went through ESP: gw1's outbound SA counted $po packets"
-say "gw1's SAs in the kernel (ip -n ${p}gw1 xfrm state):"
+say "gw1's SAs in the kernel (ip -n ${p}gw1 -s xfrm state):"
 sas "$g1"
 
 hdr "epochctl status on both gateways (before the rekey)"
@@ -315,11 +325,11 @@ for g in gw1 gw2; do
 	done
 done
 [ -z "$bad" ] || fail "did not change across the rekey:$bad"
-say "gw1's SAs in the kernel now (an old inbound SA stays for a grace"
-say "period, in case the peer still sends on it):"
-sas "$g1"
 say "new epoch and new SPIs on both sides; the ESP packet counters"
 say "(kernel, summed over the epochs) kept counting through the rekey"
+say "gw1's SAs in the kernel now: the new pair carries the new pings;"
+say "the old inbound SA stays for a grace period (make-before-break)"
+sas "$g1"
 say "epochd's log lines of the rekey:"
 grep -h 'rekey' "$dir/gw1.log" "$dir/gw2.log" | indent
 
