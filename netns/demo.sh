@@ -308,6 +308,9 @@ for g in gw1 gw2; do
 	"$bin/epochctl" -s "$dir/$g.sock" status | indent
 done
 
+say "the same for scripts: epochctl -s gw1.sock status $name --json"
+printf '%s\n' "$after1" | indent
+
 hdr "Before and after the rekey"
 printf '   %-4s %-15s %-12s %s\n' "" "" before after
 bad=
