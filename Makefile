@@ -357,7 +357,7 @@ check-e2e: all
 demo: all
 	$(Q)netns/demo.sh $(BUILD)
 
-# ---- install -------------------------------------------------------------------
+# ---- install ---------------------------------------------------------------
 # make install [PREFIX=/usr/local] [DESTDIR=]: epochd into sbin/, epochctl
 # into bin/, the man pages, the systemd unit (its ExecStart follows PREFIX)
 # and the example configuration. Nothing in /etc is touched.

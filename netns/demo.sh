@@ -66,10 +66,10 @@ fi
 out=${DEMO_OUT:?}
 bin=$(pwd)/$build/bin
 p=epd$$-
-s1=${p}site1 g1=${p}gw1 g2=${p}gw2 s2=${p}site2
+s1=${p}site1 g1=${p}gw1 g2=${p}gw2
 name=sites
 dir=
-pid1= pid2=
+pid1='' pid2=''
 topo=0
 step=0
 t0=$(date +%s)
@@ -185,7 +185,7 @@ for g in gw1 gw2; do
 	mkdir -m 700 "$dir/$g" || fail "mkdir"
 	pk=$("$bin/epochctl" genkey "$dir/$g/private.key") ||
 		fail "epochctl genkey on $g"
-	eval "pk_$g=\$pk"
+	case $g in gw1) pk_gw1=$pk ;; *) pk_gw2=$pk ;; esac
 	say "$g: private key $dir/$g/private.key (mode" \
 		"$(stat -c %a "$dir/$g/private.key"))"
 	say "$g: public key  $pk"
@@ -315,7 +315,10 @@ hdr "Before and after the rekey"
 printf '   %-4s %-15s %-12s %s\n' "" "" before after
 bad=
 for g in gw1 gw2; do
-	eval "b=\$before${g#gw}; a=\$after${g#gw}"
+	case $g in
+	gw1) b=$before1 a=$after1 ;;
+	*)   b=$before2 a=$after2 ;;
+	esac
 	for k in epoch spi_in spi_out packets_in packets_out; do
 		vb=$(jget "$b" $k); va=$(jget "$a" $k)
 		case $k in
