@@ -1058,8 +1058,9 @@ static void dispatch(struct dtunnel *dt, const struct wire_message *m,
 	    tunnel_state(dt->t) == TUNNEL_HELLO_SENT)
 		dt->cur.rsid = 0;
 	if (rc < 0) {
-		if (h->type == WIRE_HELLO || h->type == WIRE_WELCOME ||
-		    rc == EPOCH_ERR_CREDENTIAL)
+		/* A late copy of a handshake message is not a rejection. */
+		if ((h->type == WIRE_HELLO || h->type == WIRE_WELCOME ||
+		     rc == EPOCH_ERR_CREDENTIAL) && rc != EPOCH_ERR_STATE)
 			warn_rejected(dt, now, tname, rc, from);
 		else if (tunnel_collisions(dt->t) == collisions)
 			log_msg(CONFIG_LOG_DEBUG, dt->cfg.name,
