@@ -583,20 +583,31 @@ static int op_alloc_spi(void *ctx, uint32_t *spi)
 	return EPOCH_OK;
 }
 
+/* Installs the tunnel's SA for spi in one direction; the key is wiped
+ * from the request. */
+static int sa_install(struct dtunnel *dt, bool in, uint32_t spi,
+		      const uint8_t *key, size_t key_len)
+{
+	struct xfrm_sa sa;
+	int rc;
+
+	sa_template(dt, in, spi, key, key_len, &sa);
+	rc = xfrm_sa_add(dt->x, &sa);
+	crypto_wipe(&sa, sizeof(sa));
+	if (rc < 0) {
+		xfrm_fail(dt, in ? "install inbound SA" :
+				   "install outbound SA");
+		return EPOCH_ERR_STATE;
+	}
+	return EPOCH_OK;
+}
+
 static int op_sa_in_add(void *ctx, uint32_t spi, const uint8_t *key,
 			size_t key_len)
 {
 	struct dtunnel *dt = ctx;
-	struct xfrm_sa sa;
-	int rc;
 
-	sa_template(dt, true, spi, key, key_len, &sa);
-	rc = xfrm_sa_add(dt->x, &sa);
-	crypto_wipe(&sa, sizeof(sa));
-	if (rc < 0) {
-		xfrm_fail(dt, "install inbound SA");
-		return EPOCH_ERR_STATE;
-	}
+	GUARD(sa_install(dt, true, spi, key, key_len));
 	if (dt->n_in_spis < sizeof(dt->in_spis) / sizeof(dt->in_spis[0]))
 		dt->in_spis[dt->n_in_spis++] = spi;
 	return EPOCH_OK;
@@ -745,16 +756,8 @@ static int op_out_switch(void *ctx, uint32_t spi, const uint8_t *key,
 			 size_t key_len, uint32_t old_spi)
 {
 	struct dtunnel *dt = ctx;
-	struct xfrm_sa sa;
-	int rc;
 
-	sa_template(dt, false, spi, key, key_len, &sa);
-	rc = xfrm_sa_add(dt->x, &sa);
-	crypto_wipe(&sa, sizeof(sa));
-	if (rc < 0) {
-		xfrm_fail(dt, "install outbound SA");
-		return EPOCH_ERR_STATE;
-	}
+	GUARD(sa_install(dt, false, spi, key, key_len));
 	if (policies_out(dt, spi) < 0)
 		return EPOCH_ERR_STATE;
 	if (old_spi)
