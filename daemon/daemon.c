@@ -1326,6 +1326,8 @@ static void do_rekey(struct dtunnel *dt, enum ctl_trigger trig, uint64_t now)
 	rc = tunnel_rekey(dt->t, now);
 	if (rc < 0) {
 		dt->pending_trigger = CTL_TRIGGER_PEER;
+		if (dt->rekey_at == UINT64_MAX)
+			dt->rekey_at = now + REKEY_RETRY_MS;
 		log_msg(CONFIG_LOG_WARNING, dt->cfg.name,
 			"cannot start a rekey: %s", rc_text(rc));
 	}
