@@ -22,6 +22,7 @@
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/timerfd.h>
 #include <time.h>
 #include <unistd.h>
@@ -89,6 +90,10 @@ struct dtunnel {
 	/* Kernel counters of SAs already deleted. */
 	uint64_t old_bytes_in, old_bytes_out, old_pkts_in, old_pkts_out;
 	uint64_t last_in_pkts; /* inbound packets at the last DPD look */
+	/* Every inbound SA installed (current, staged, in grace): status
+	 * and DPD count them all. */
+	uint32_t in_spis[16];
+	size_t n_in_spis;
 	/* Rekeys and what status shows. */
 	uint64_t rekey_at;      /* monotonic ms, UINT64_MAX: none */
 	enum ctl_trigger pending_trigger, last_trigger;
@@ -96,6 +101,7 @@ struct dtunnel {
 	uint64_t last_warn;     /* monotonic ms of the last warning */
 	/* Last observed, for events. */
 	enum tunnel_state seen_state;
+	uint64_t seen_session;
 	uint64_t seen_epoch;
 	uint32_t seen_in, seen_out;
 };
@@ -332,10 +338,19 @@ static void observe(struct dtunnel *dt, uint64_t now, const char *why)
 	uint64_t e = tunnel_epoch(dt->t);
 	uint32_t in = tunnel_spi_in(dt->t), out = tunnel_spi_out(dt->t);
 	bool was = state_up(dt->seen_state), is = state_up(s);
+	uint64_t session = tunnel_session(dt->t);
 	const char *name = dt->cfg.name;
 
+	if (was && is && session != dt->seen_session) {
+		/* Row 22: the peer restarted and a new session replaced
+		 * the old one. */
+		log_msg(CONFIG_LOG_NOTICE, name,
+			"new session: the peer restarted");
+		was = false;
+	}
 	if (!was && is) {
 		dt->last_trigger = CTL_TRIGGER_HANDSHAKE;
+		dt->pending_trigger = CTL_TRIGGER_PEER;
 		dt->last_rekey = wall_s();
 		schedule_rekey(dt, now);
 		log_msg(CONFIG_LOG_INFO, name,
@@ -380,6 +395,7 @@ static void observe(struct dtunnel *dt, uint64_t now, const char *why)
 	}
 same:
 	dt->seen_state = s;
+	dt->seen_session = session;
 	dt->seen_epoch = e;
 	dt->seen_in = in;
 	dt->seen_out = out;
@@ -567,21 +583,63 @@ static int op_alloc_spi(void *ctx, uint32_t *spi)
 	return EPOCH_OK;
 }
 
+/* Installs the tunnel's SA for spi in one direction; the key is wiped
+ * from the request. */
+static int sa_install(struct dtunnel *dt, bool in, uint32_t spi,
+		      const uint8_t *key, size_t key_len)
+{
+	struct xfrm_sa sa;
+	int rc;
+
+	sa_template(dt, in, spi, key, key_len, &sa);
+	rc = xfrm_sa_add(dt->x, &sa);
+	crypto_wipe(&sa, sizeof(sa));
+	if (rc < 0) {
+		xfrm_fail(dt, in ? "install inbound SA" :
+				   "install outbound SA");
+		return EPOCH_ERR_STATE;
+	}
+	return EPOCH_OK;
+}
+
 static int op_sa_in_add(void *ctx, uint32_t spi, const uint8_t *key,
 			size_t key_len)
 {
 	struct dtunnel *dt = ctx;
-	struct xfrm_sa sa;
-	int rc;
 
-	sa_template(dt, true, spi, key, key_len, &sa);
-	rc = xfrm_sa_add(dt->x, &sa);
-	crypto_wipe(&sa, sizeof(sa));
-	if (rc < 0) {
-		xfrm_fail(dt, "install inbound SA");
-		return EPOCH_ERR_STATE;
-	}
+	GUARD(sa_install(dt, true, spi, key, key_len));
+	if (dt->n_in_spis < sizeof(dt->in_spis) / sizeof(dt->in_spis[0]))
+		dt->in_spis[dt->n_in_spis++] = spi;
 	return EPOCH_OK;
+}
+
+static void in_spi_forget(struct dtunnel *dt, uint32_t spi)
+{
+	for (size_t i = 0; i < dt->n_in_spis; i++)
+		if (dt->in_spis[i] == spi) {
+			dt->in_spis[i] = dt->in_spis[--dt->n_in_spis];
+			return;
+		}
+}
+
+/* Inbound bytes and packets of every SA the tunnel has had. SAs the
+ * kernel no longer knows (a hard expiry) are forgotten. */
+static void count_in(struct dtunnel *dt, uint64_t *bytes, uint64_t *pkts)
+{
+	struct xfrm_sa_stats st;
+
+	*bytes = dt->old_bytes_in;
+	*pkts = dt->old_pkts_in;
+	for (size_t i = 0; i < dt->n_in_spis;) {
+		if (xfrm_sa_stats(dt->x, &dt->cfg.local, dt->in_spis[i],
+				  &st) < 0) {
+			in_spi_forget(dt, dt->in_spis[i]);
+			continue;
+		}
+		*bytes += st.bytes;
+		*pkts += st.packets;
+		i++;
+	}
 }
 
 /* Adds a deleted SA's counters to the tunnel's totals. */
@@ -606,6 +664,8 @@ static int sa_del(struct dtunnel *dt, bool in, uint32_t spi)
 	int rc;
 
 	count_deleted(dt, in, spi);
+	if (in)
+		in_spi_forget(dt, spi);
 	rc = xfrm_sa_delete(dt->x, in ? &dt->cfg.local : &dt->cfg.remote,
 			    spi);
 	if (rc < 0 && rc != -ENOENT) {
@@ -696,16 +756,8 @@ static int op_out_switch(void *ctx, uint32_t spi, const uint8_t *key,
 			 size_t key_len, uint32_t old_spi)
 {
 	struct dtunnel *dt = ctx;
-	struct xfrm_sa sa;
-	int rc;
 
-	sa_template(dt, false, spi, key, key_len, &sa);
-	rc = xfrm_sa_add(dt->x, &sa);
-	crypto_wipe(&sa, sizeof(sa));
-	if (rc < 0) {
-		xfrm_fail(dt, "install outbound SA");
-		return EPOCH_ERR_STATE;
-	}
+	GUARD(sa_install(dt, false, spi, key, key_len));
 	if (policies_out(dt, spi) < 0)
 		return EPOCH_ERR_STATE;
 	if (old_spi)
@@ -809,6 +861,7 @@ static struct dtunnel *dtunnel_new(struct daemon *d,
 	tc.max_tries = tries;
 	tc.dpd_ms = (uint64_t)c->dpd_interval * 1000;
 	tc.restart_ms = RESTART_MS;
+	tc.restart_max_ms = RESTART_MAX_MS;
 	tc.grace_ms = (uint64_t)RETRANSMIT_MS * ((1u << tries) - 1) + 1000;
 	ops = dt_ops;
 	ops.ctx = dt;
@@ -852,12 +905,12 @@ static int dtunnel_start(struct dtunnel *dt, uint64_t now, char *err,
 }
 
 /* Everything of the tunnel out of the kernel (reload, exit). */
-static void dtunnel_stop(struct dtunnel *dt)
+static void dtunnel_stop(struct dtunnel *dt, const char *why)
 {
 	int n;
 
 	tunnel_down(dt->t);
-	observe(dt, mono_ms(), "tunnel removed");
+	observe(dt, mono_ms(), why);
 	n = xfrm_flush(dt->x);
 	if (n < 0)
 		xfrm_fail(dt, "remove SAs and policies");
@@ -918,7 +971,8 @@ static void dispatch(struct dtunnel *dt, const struct wire_message *m,
 	bool resp = h->flags & WIRE_F_RESPONSE;
 	bool from_init = h->flags & WIRE_F_INITIATOR;
 	bool in_pend = false;
-	enum tunnel_state before = tunnel_state(dt->t);
+	unsigned collisions = tunnel_collisions(dt->t);
+	uint64_t session = tunnel_session(dt->t);
 	const char *tname = wire_type_name(h->type);
 	uint64_t rsid;
 	int rc;
@@ -996,19 +1050,22 @@ static void dispatch(struct dtunnel *dt, const struct wire_message *m,
 			    m->len, now);
 	dt->cur_hdr = NULL;
 	dt->cur_src = NULL;
+	if (tunnel_collisions(dt->t) != collisions && !dt->cfg.initiator)
+		dt->pending_trigger = CTL_TRIGGER_PEER;
+	if (tunnel_collisions(dt->t) != collisions)
+		log_msg(CONFIG_LOG_INFO, dt->cfg.name, "rekey collision: %s",
+			dt->cfg.initiator ?
+				"the peer's commit yields to ours" :
+				"yielding to the initiator's commit");
 	if (rc < 0 && h->type == WIRE_WELCOME &&
 	    tunnel_state(dt->t) == TUNNEL_HELLO_SENT)
 		dt->cur.rsid = 0;
 	if (rc < 0) {
-		if (h->type == WIRE_HELLO || h->type == WIRE_WELCOME ||
-		    rc == EPOCH_ERR_CREDENTIAL)
+		/* A late copy of a handshake message is not a rejection. */
+		if ((h->type == WIRE_HELLO || h->type == WIRE_WELCOME ||
+		     rc == EPOCH_ERR_CREDENTIAL) && rc != EPOCH_ERR_STATE)
 			warn_rejected(dt, now, tname, rc, from);
-		else if (h->type == WIRE_COMMIT && rc == EPOCH_ERR_STATE &&
-			 before == TUNNEL_REKEY_SENT && dt->cfg.initiator)
-			log_msg(CONFIG_LOG_INFO, dt->cfg.name,
-				"rekey collision: the peer's commit yields "
-				"to ours");
-		else
+		else if (tunnel_collisions(dt->t) == collisions)
 			log_msg(CONFIG_LOG_DEBUG, dt->cfg.name,
 				"%s%s id %u refused: %s (%s)", tname,
 				resp ? " response" : "", h->msg_id,
@@ -1020,13 +1077,12 @@ static void dispatch(struct dtunnel *dt, const struct wire_message *m,
 	case WIRE_HELLO:
 		if (dt->cfg.initiator)
 			break;
-		if (h->isid != dt->cur.isid || rsid != dt->cur.rsid) {
-			dt->pend.isid = h->isid;
-			dt->pend.rsid = rsid;
-			dt->pend.next_id = 0;
-		}
-		if (tunnel_state(dt->t) == TUNNEL_WELCOME_SENT &&
-		    !state_up(before)) {
+		if (h->isid == dt->cur.isid && rsid == dt->cur.rsid)
+			break; /* row 5: the current session's HELLO again */
+		dt->pend.isid = h->isid;
+		dt->pend.rsid = rsid;
+		dt->pend.next_id = 0;
+		if (!tunnel_pending(dt->t)) {
 			/* Row 4: no other session: this one is current. */
 			dt->cur = dt->pend;
 			memset(&dt->pend, 0, sizeof(dt->pend));
@@ -1034,7 +1090,7 @@ static void dispatch(struct dtunnel *dt, const struct wire_message *m,
 		}
 		break;
 	default:
-		if (in_pend) {
+		if (in_pend && tunnel_session(dt->t) != session) {
 			/* Row 22: the new session replaced the old one. */
 			dt->cur = dt->pend;
 			memset(&dt->pend, 0, sizeof(dt->pend));
@@ -1042,12 +1098,6 @@ static void dispatch(struct dtunnel *dt, const struct wire_message *m,
 		}
 		break;
 	}
-	if (h->type == WIRE_COMMIT && before == TUNNEL_REKEY_SENT &&
-	    !dt->cfg.initiator)
-		log_msg(CONFIG_LOG_INFO, dt->cfg.name,
-			"rekey collision: yielding to the initiator's commit");
-	if (h->type == WIRE_EPOCH_ACK && before == TUNNEL_JOIN_COMMIT_SENT)
-		dt->pending_trigger = CTL_TRIGGER_HANDSHAKE;
 	observe(dt, now, h->type == WIRE_CLOSE ? "closed by the peer" : NULL);
 }
 
@@ -1259,13 +1309,11 @@ static void arm_timer(struct daemon *d, uint64_t now)
 /* The peer is alive if our current inbound SA received packets. */
 static void look_for_traffic(struct dtunnel *dt, uint64_t now)
 {
-	struct xfrm_sa_stats st;
-	uint32_t spi = tunnel_spi_in(dt->t);
+	uint64_t bytes, pkts;
 
-	if (!spi || xfrm_sa_stats(dt->x, &dt->cfg.local, spi, &st) < 0)
-		return;
-	if (st.packets + dt->old_pkts_in != dt->last_in_pkts) {
-		dt->last_in_pkts = st.packets + dt->old_pkts_in;
+	count_in(dt, &bytes, &pkts);
+	if (pkts != dt->last_in_pkts) {
+		dt->last_in_pkts = pkts;
 		tunnel_traffic(dt->t, now);
 	}
 }
@@ -1278,6 +1326,8 @@ static void do_rekey(struct dtunnel *dt, enum ctl_trigger trig, uint64_t now)
 	rc = tunnel_rekey(dt->t, now);
 	if (rc < 0) {
 		dt->pending_trigger = CTL_TRIGGER_PEER;
+		if (dt->rekey_at == UINT64_MAX)
+			dt->rekey_at = now + REKEY_RETRY_MS;
 		log_msg(CONFIG_LOG_WARNING, dt->cfg.name,
 			"cannot start a rekey: %s", rc_text(rc));
 	}
@@ -1340,15 +1390,9 @@ static void status_of(struct dtunnel *dt, uint64_t now, struct ctl_status *st)
 	snprintf(st->esp, sizeof(st->esp), "%s", config_esp_name(dt->cfg.esp));
 	st->spi_in = tunnel_spi_in(dt->t);
 	st->spi_out = tunnel_spi_out(dt->t);
-	st->bytes_in = dt->old_bytes_in;
-	st->packets_in = dt->old_pkts_in;
+	count_in(dt, &st->bytes_in, &st->packets_in);
 	st->bytes_out = dt->old_bytes_out;
 	st->packets_out = dt->old_pkts_out;
-	if (st->spi_in &&
-	    xfrm_sa_stats(dt->x, &dt->cfg.local, st->spi_in, &ss) == 0) {
-		st->bytes_in += ss.bytes;
-		st->packets_in += ss.packets;
-	}
 	if (st->spi_out &&
 	    xfrm_sa_stats(dt->x, &dt->cfg.remote, st->spi_out, &ss) == 0) {
 		st->bytes_out += ss.bytes;
@@ -1560,7 +1604,7 @@ static void tunnels_remove(struct daemon *d, const char *name)
 	for (size_t i = 0; i < d->n_tun; i++) {
 		if (strcmp(d->tun[i]->cfg.name, name) != 0)
 			continue;
-		dtunnel_stop(d->tun[i]);
+		dtunnel_stop(d->tun[i], "removed or changed by reload");
 		dtunnel_free(d->tun[i]);
 		memmove(&d->tun[i], &d->tun[i + 1],
 			(d->n_tun - i - 1) * sizeof(d->tun[0]));
@@ -1710,6 +1754,26 @@ static int ep_add(struct daemon *d, int fd, uint64_t tag)
 	return epoll_ctl(d->ep, EPOLL_CTL_ADD, fd, &ev);
 }
 
+/* The control socket's directory (/run/epochd by default) is created
+ * 0750 when missing (systemd's RuntimeDirectory does it for the unit). */
+static int socket_dir(const char *path, char *err, size_t errlen)
+{
+	char dir[CONFIG_PATH_MAX];
+	char *slash;
+
+	snprintf(dir, sizeof(dir), "%s", path);
+	slash = strrchr(dir, '/');
+	if (!slash || slash == dir)
+		return 0;
+	*slash = 0;
+	if (mkdir(dir, 0750) < 0 && errno != EEXIST) {
+		errmsg_set(err, errlen, "cannot create %s: %s", dir,
+			   strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
 int daemon_check_config(const char *path, char *err, size_t errlen)
 {
 	struct config c;
@@ -1793,6 +1857,8 @@ int daemon_open(struct daemon **out, const struct daemon_opts *o, char *err,
 			   strerror(-rc));
 		goto fail;
 	}
+	if (socket_dir(d->cfg.global.control_socket, err, errlen) < 0)
+		goto fail;
 	d->ctl_fd = ctl_listen(d->cfg.global.control_socket, err, errlen);
 	if (d->ctl_fd < 0)
 		goto fail;
@@ -1877,7 +1943,7 @@ void daemon_close(struct daemon *d)
 	if (!d)
 		return;
 	for (size_t i = 0; i < d->n_tun; i++) {
-		dtunnel_stop(d->tun[i]);
+		dtunnel_stop(d->tun[i], "epochd stopping");
 		dtunnel_free(d->tun[i]);
 	}
 	free(d->tun);
