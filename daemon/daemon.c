@@ -516,7 +516,21 @@ static int op_send(void *ctx, enum tunnel_msg type, bool response,
 		h.isid = dt->cur.isid;
 		h.rsid = dt->cur.rsid;
 	}
-	rc = wire_fragment(&dt->d->lim, &h, msg, len, &dg);
+	if (type == TUNNEL_MSG_HELLO && !response) {
+		/* HELLO = opaque cookie<V> (empty: we had no COOKIE) ||
+		 * KeyPackage (docs/protocol.md §5). */
+		uint8_t *hello = malloc(len + 1);
+
+		if (!hello)
+			return EPOCH_ERR_NOMEM;
+		hello[0] = 0;
+		memcpy(hello + 1, msg, len);
+		rc = wire_fragment(&dt->d->lim, &h, hello, len + 1, &dg);
+		free(hello);
+		len++;
+	} else {
+		rc = wire_fragment(&dt->d->lim, &h, msg, len, &dg);
+	}
 	if (rc < 0) {
 		log_msg(CONFIG_LOG_WARNING, dt->cfg.name,
 			"cannot send %s of %zu bytes: %s",
@@ -973,6 +987,8 @@ static void dispatch(struct dtunnel *dt, const struct wire_message *m,
 	bool in_pend = false;
 	unsigned collisions = tunnel_collisions(dt->t);
 	uint64_t session = tunnel_session(dt->t);
+	const uint8_t *data = m->data;
+	size_t len = m->len;
 	const char *tname = wire_type_name(h->type);
 	uint64_t rsid;
 	int rc;
@@ -1042,12 +1058,24 @@ static void dispatch(struct dtunnel *dt, const struct wire_message *m,
 	 * processed: it must carry the responder's id already. */
 	if (h->type == WIRE_WELCOME)
 		dt->cur.rsid = rsid;
+	if (h->type == WIRE_HELLO) {
+		/* The cookie in front of the KeyPackage: empty, since this
+		 * daemon never sends a COOKIE (issue 7 adds them). */
+		if (m->len < 1 || data[0] != 0) {
+			log_msg(CONFIG_LOG_DEBUG, dt->cfg.name,
+				"HELLO ignored: %s", m->len < 1 ?
+				"empty" : "a cookie we did not issue");
+			return;
+		}
+		data++;
+		len--;
+	}
 	dt->cur_hdr = h;
 	dt->cur_rsid = rsid;
 	dt->cur_src = src;
 	dt->cur_src_len = srclen;
-	rc = tunnel_receive(dt->t, (enum tunnel_msg)h->type, resp, m->data,
-			    m->len, now);
+	rc = tunnel_receive(dt->t, (enum tunnel_msg)h->type, resp, data, len,
+			    now);
 	dt->cur_hdr = NULL;
 	dt->cur_src = NULL;
 	if (tunnel_collisions(dt->t) != collisions && !dt->cfg.initiator)

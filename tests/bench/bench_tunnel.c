@@ -4,7 +4,7 @@
  * the receiving side), each on a minimal fake kernel (SPIs from a counter,
  * SA operations only counted). Framing as the daemon does it
  * (daemon/daemon.c op_send): the tunnel's message is the whole payload
- * (HELLO carries the bare KeyPackage, no cookie<V> prefix), responses
+ * (HELLO carries an empty cookie<V> and the KeyPackage), responses
  * carry the request's msg_id, requests count up per side.
  *
  * Figures, for each suite epochd offers (xwing = 0xF00D, aes128 = 0x0001
@@ -106,7 +106,21 @@ static int tb_send(void *ctx, enum tunnel_msg type, bool response,
 	h.isid = p->isid;
 	h.rsid = type == TUNNEL_MSG_HELLO ? 0 : p->rsid;
 	h.msg_id = response ? s->cur_id : s->next_id++;
-	rc = wire_fragment(&p->lim, &h, msg, len, &dg);
+	if (type == TUNNEL_MSG_HELLO && !response) {
+		/* An empty cookie<V> in front of the KeyPackage, as
+		 * epochd sends it. */
+		uint8_t *hello = malloc(len + 1);
+
+		if (!hello)
+			return EPOCH_ERR_NOMEM;
+		hello[0] = 0;
+		memcpy(hello + 1, msg, len);
+		rc = wire_fragment(&p->lim, &h, hello, len + 1, &dg);
+		free(hello);
+		len++;
+	} else {
+		rc = wire_fragment(&p->lim, &h, msg, len, &dg);
+	}
 	if (rc < 0)
 		return EPOCH_ERR_INVALID_ARG;
 	for (size_t i = 0; i < dg.count; i++) {
@@ -202,9 +216,13 @@ static int tb_pump(struct tb_pair *p)
 			if (h.type == WIRE_WELCOME)
 				p->rsid = m.hdr.rsid;
 			r->cur_id = m.hdr.msg_id;
+			/* HELLO: skip the (empty) cookie. */
+			size_t skip = m.hdr.type == WIRE_HELLO && m.len ? 1 : 0;
+
 			rc = tunnel_receive(r->t, (enum tunnel_msg)m.hdr.type,
 					    m.hdr.flags & WIRE_F_RESPONSE,
-					    m.data, m.len, p->now);
+					    m.data + skip, m.len - skip,
+					    p->now);
 			wire_message_free(&m);
 		}
 		free(d.p);
