@@ -191,6 +191,39 @@ int dh_flows_stop(struct dh_env *e, struct dh_flow f[2],
 /* Kills whatever is left. */
 void dh_flows_kill(struct dh_flow f[2]);
 
+/* ---- rekey runs -------------------------------------------------------- */
+
+struct dh_rekeys {
+	int done;             /* rekeys that completed */
+	int refused;          /* rekey requests not answered ok:true */
+	uint64_t epoch0, epoch; /* before the first, after the last */
+	uint64_t t0, ms, ms_max; /* start; total and slowest (trigger to
+				  * synced) */
+	struct dh_status st[2]; /* last statuses */
+};
+/* Waits until both daemons are synced (dh_wait_synced) and starts the
+ * count there. 0 or -1 (reported). */
+int dh_rekeys_begin(struct dh_env *e, int limit_ms, struct dh_rekeys *r);
+/* One rekey of t1, triggered on gateway who (0, 1) or on both at the same
+ * moment (2); waits (limit_ms) until both daemons are up on the same epoch
+ * above the last one, with matching SPIs. 0, or -1 (reported). */
+int dh_rekey_step(struct dh_env *e, int who, int limit_ms,
+		  struct dh_rekeys *r);
+/* dh_rekeys_begin, then count steps: alternately gw1 and gw2, or all on
+ * both at once. */
+int dh_rekeys(struct dh_env *e, int count, bool both, int limit_ms,
+	      struct dh_rekeys *r);
+/* "  what: N rekeys in S s (M ms each, slowest X ms), epoch A -> B" */
+void dh_rekeys_print(const char *what, const struct dh_rekeys *r);
+/* After a run with flows: checks both directions (no loss, no
+ * duplicate, every datagram went through ESP: the receiving gateway's
+ * packets_in covers it) and prints
+ *   TAG rekeys=N epochs_equal=yes lost=0 dup=0
+ * with the figures summed over both directions, and a detail line per
+ * direction. st: the daemons' statuses after the flows stopped. */
+void dh_rekey_report(const char *tag, int rekeys, const struct dh_status st[2],
+		     const struct dh_flowres r[2], const char *extra);
+
 uint64_t dh_now_ms(void);
 void dh_nap_ms(long ms);
 

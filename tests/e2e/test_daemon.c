@@ -463,7 +463,9 @@ static void t_config_errors(void)
 		snprintf(path, sizeof(path), "%s/bad%zu.conf", E->work, i);
 		if (!CHECK(bad_conf(path, line, k->text) > 0))
 			return;
-		snprintf(want, sizeof(want), "epochd: %s:%d: ", path, line);
+		/* -t: "epochd: FILE:LINE: ..."; a start: the same after
+		 * the log prefix ("epochd: error: FILE:LINE: ..."). */
+		snprintf(want, sizeof(want), " %s:%d: ", path, line);
 		for (int start = 0; start < 2; start++) {
 			rc = run_epochd(!start, path, out, sizeof(out));
 			printf("  epochd %s (line %d: %s): exit %d: %s",
@@ -472,6 +474,13 @@ static void t_config_errors(void)
 				printf("\n");
 			CHECK(rc == 1);
 			CHECK(strstr(out, want) != NULL);
+			/* -t: exactly one line, "epochd: FILE:LINE: ..." */
+			if (!start) {
+				CHECK(strncmp(out, "epochd: ", 8) == 0 &&
+				      strstr(out, want) == out + 7);
+				CHECK(strchr(out, '\n') ==
+				      out + strlen(out) - 1);
+			}
 			if (k->setting)
 				CHECK(strstr(out, k->setting) != NULL);
 		}
@@ -854,25 +863,38 @@ out:
 	dh_stop_both_checked(E);
 }
 
+/* DAEMON_ONLY=key,key... runs only those cases (the others are reported
+ * as skipped), for development. */
+static void run_case(const char *key, const char *name, void (*fn)(void))
+{
+	const char *only = getenv("DAEMON_ONLY");
+
+	if (only && *only && !strstr(only, key)) {
+		test_skip(name, "not in DAEMON_ONLY");
+		return;
+	}
+	test_run(name, fn);
+}
+
 int main(int argc, char **argv)
 {
 	if (dh_init(E, argc, argv) != 0) {
 		printf("0 passed, 1 failed\n");
 		return 1;
 	}
-	test_run("config errors: epochd -t and epochd exit 1 with FILE:LINE",
-		 t_config_errors);
-	test_run("establishment, suite xwing", t_establish_xwing);
-	test_run("establishment, suite x25519-aes128 (0x0001)",
+	run_case("config", "config errors: epochd -t and epochd exit 1 with "
+		 "FILE:LINE", t_config_errors);
+	run_case("xwing", "establishment, suite xwing", t_establish_xwing);
+	run_case("x25519", "establishment, suite x25519-aes128 (0x0001)",
 		 t_establish_x25519);
-	test_run("wrong peer key pinned by the responder: rejected, no SA",
-		 t_wrong_key_responder);
-	test_run("wrong peer key pinned by the initiator: rejected, no SA",
-		 t_wrong_key_initiator);
-	test_run("garbage datagrams and control requests: survives, stays up",
-		 t_garbage);
-	test_run("peer daemon killed and restarted: tunnel comes back",
-		 t_restart);
+	run_case("wrongkey", "wrong peer key pinned by the responder: "
+		 "rejected, no SA", t_wrong_key_responder);
+	run_case("wrongkey", "wrong peer key pinned by the initiator: "
+		 "rejected, no SA", t_wrong_key_initiator);
+	run_case("garbage", "garbage datagrams and control requests: "
+		 "survives, stays up", t_garbage);
+	run_case("restart", "peer daemon killed and restarted: tunnel comes "
+		 "back", t_restart);
 	dh_cleanup(E);
 	return test_main_end(argv[0]);
 }
