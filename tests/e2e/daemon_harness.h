@@ -54,6 +54,7 @@ struct dh_daemon {
 	char sock[108];
 	char log[PATH_MAX];
 	int starts;         /* runs so far (log files are appended) */
+	long log_off;       /* where the current run's log begins */
 };
 
 struct dh_env {
@@ -139,7 +140,8 @@ int dh_policies(struct dh_env *e, int gw);
 /* Polls until each gateway holds exactly one SA per direction (limit
  * ms); 0 or -1 (last counts in s). */
 int dh_wait_one_sa_each(struct dh_env *e, int limit_ms, struct dh_sas s[2]);
-/* Lines of daemon gw's log (all its runs) containing needle. */
+/* Lines of daemon gw's log containing needle, in its current (last
+ * started) run. */
 int dh_log_count(struct dh_env *e, int gw, const char *needle);
 /* Polls until daemon gw's log has at least n lines with needle. */
 int dh_wait_log(struct dh_env *e, int gw, const char *needle, int n,
