@@ -34,9 +34,20 @@ struct tunnel {
 	uint8_t *last_req, *last_resp;
 	size_t last_req_len, last_resp_len;
 	enum tunnel_msg last_resp_type;
-	unsigned retransmissions, rekeys;
+	unsigned retransmissions, rekeys, collisions;
+	bool collided;       /* row 14 counted for the outstanding commit */
 	uint64_t last_alive; /* last sign of the peer */
 	uint64_t restart_at; /* initiator, DOWN after losing the peer */
+	uint64_t backoff;    /* next restart delay before jitter (0: first) */
+	uint64_t session;    /* tunnel_session() */
+	/* Row 22 (responder): a new session built beside the current one,
+	 * with its HELLO and WELCOME for duplicates. */
+	struct mls_group *pend;
+	uint8_t *pend_hello, *pend_welcome;
+	size_t pend_hello_len, pend_welcome_len;
+	/* SHA-256 of the last HELLOs answered (a ring): replays refused. */
+	uint8_t seen[TUNNEL_HELLOS_SEEN][32];
+	size_t n_seen, seen_next;
 };
 
 const char *tunnel_state_name(enum tunnel_state s)
@@ -73,15 +84,15 @@ static uint32_t get32(const uint8_t *p)
 /* The ESP key for the SA whose receiver allocated `spi`, traffic going
  * from the initiator (i2r) or to it (r2i), from the current or the staged
  * epoch (DESIGN.md §3). */
-static int esp_key(const struct tunnel *t, bool staged, bool i2r,
-		   uint32_t spi, uint8_t *key)
+static int esp_key(const struct tunnel *t, const struct mls_group *g,
+		   bool staged, bool i2r, uint32_t spi, uint8_t *key)
 {
 	uint8_t ctx[3 + 4 + 1];
 
 	memcpy(ctx, i2r ? "i2r" : "r2i", 3);
 	put32(ctx + 3, spi);
 	ctx[7] = t->cfg.esp_alg;
-	return mls_group_export(t->g, staged, (const uint8_t *)ESP_LABEL,
+	return mls_group_export(g, staged, (const uint8_t *)ESP_LABEL,
 				strlen(ESP_LABEL), ctx, sizeof(ctx), key,
 				t->cfg.esp_key_len);
 }
@@ -122,6 +133,7 @@ static int request_send(struct tunnel *t, enum tunnel_msg type,
 {
 	GUARD(keep_copy(msg, len, &t->req, &t->req_len));
 	t->req_type = type;
+	t->collided = false;
 	t->tries = 1;
 	t->retx_ms = t->cfg.retransmit_ms;
 	t->retx_at = now + t->retx_ms;
@@ -153,6 +165,68 @@ static bool is_duplicate(const struct tunnel *t, const uint8_t *msg,
 {
 	return t->last_req && t->last_req_len == len &&
 	       memcmp(t->last_req, msg, len) == 0;
+}
+
+static void answer_clear(struct tunnel *t)
+{
+	free(t->last_req);
+	free(t->last_resp);
+	t->last_req = t->last_resp = NULL;
+	t->last_req_len = t->last_resp_len = 0;
+}
+
+/* Row 22's pending session and its cached WELCOME. */
+static void pending_clear(struct tunnel *t)
+{
+	mls_group_free(t->pend);
+	t->pend = NULL;
+	free(t->pend_hello);
+	free(t->pend_welcome);
+	t->pend_hello = t->pend_welcome = NULL;
+	t->pend_hello_len = t->pend_welcome_len = 0;
+}
+
+static bool hello_seen(const struct tunnel *t, const uint8_t *h)
+{
+	for (size_t i = 0; i < t->n_seen; i++)
+		if (memcmp(t->seen[i], h, 32) == 0)
+			return true;
+	return false;
+}
+
+static void hello_remember(struct tunnel *t, const uint8_t *h)
+{
+	memcpy(t->seen[t->seen_next], h, 32);
+	t->seen_next = (t->seen_next + 1) % TUNNEL_HELLOS_SEEN;
+	if (t->n_seen < TUNNEL_HELLOS_SEEN)
+		t->n_seen++;
+}
+
+/* Rows 3, 19, 20: the initiator starts again after restart_ms, doubled
+ * after each further failure up to restart_max_ms, plus a random jitter
+ * of up to 25 % so that restarting pairs do not synchronise. */
+static void schedule_restart(struct tunnel *t, uint64_t now)
+{
+	uint64_t cap = t->cfg.restart_max_ms > t->cfg.restart_ms ?
+			       t->cfg.restart_max_ms : t->cfg.restart_ms;
+	uint64_t d = t->backoff ? t->backoff : t->cfg.restart_ms;
+	uint64_t q, j = 0;
+	uint8_t b[4];
+
+	if (!t->cfg.initiator)
+		return;
+	if (d > cap)
+		d = cap;
+	q = d / 4;
+	/* j = q * r / (2^32 - 1): 0 .. q inclusive; without randomness no
+	 * jitter rather than no restart. */
+	if (q && crypto_random(t->cfg.member.rng, b, sizeof(b)) == EPOCH_OK) {
+		uint64_t r = get32(b);
+
+		j = q <= UINT32_MAX ? q * r / UINT32_MAX : q / UINT32_MAX * r;
+	}
+	t->restart_at = now + d + j;
+	t->backoff = d > cap / 2 ? cap : d * 2;
 }
 
 /* Keeps an inbound SA until now + grace, then tunnel_timer deletes it. */
@@ -203,7 +277,9 @@ int tunnel_new(struct tunnel **out, const struct tunnel_cfg *cfg,
 	    !ops->sa_out_del ||
 	    cfg->esp_key_len == 0 || cfg->esp_key_len > TUNNEL_ESP_KEY_MAX ||
 	    cfg->max_tries == 0 || cfg->max_tries > 16 ||
-	    (!cfg->params && cfg->params_len))
+	    (!cfg->params && cfg->params_len) ||
+	    (cfg->restart_max_ms && cfg->restart_max_ms < cfg->restart_ms) ||
+	    cfg->restart_ms > UINT32_MAX || cfg->restart_max_ms > UINT32_MAX)
 		return EPOCH_ERR_INVALID_ARG;
 	/* An old inbound SA must outlive every retransmission of a COMMIT
 	 * whose EPOCH_ACK was lost: until the committer hears the ACK it
@@ -236,6 +312,7 @@ void tunnel_free(struct tunnel *t)
 		return;
 	mls_kp_secret_free(t->kp);
 	mls_group_free(t->g);
+	pending_clear(t);
 	free(t->params);
 	free(t->req);
 	free(t->last_req);
@@ -251,6 +328,7 @@ int tunnel_start(struct tunnel *t, uint64_t now)
 {
 	const uint8_t *kp;
 	size_t len;
+	int rc;
 
 	if (!t)
 		return EPOCH_ERR_INVALID_ARG;
@@ -260,9 +338,12 @@ int tunnel_start(struct tunnel *t, uint64_t now)
 	t->kp = NULL;
 	GUARD(mls_kp_create(&t->kp, &t->cfg.member));
 	kp = mls_kp_bytes(t->kp, &len);
-	GUARD(request_send(t, TUNNEL_MSG_HELLO, kp, len, now));
-	t->state = TUNNEL_HELLO_SENT;
-	return EPOCH_OK;
+	/* A new session: the daemon sends this HELLO with a new isid. */
+	t->session++;
+	rc = request_send(t, TUNNEL_MSG_HELLO, kp, len, now);
+	if (t->req)
+		t->state = TUNNEL_HELLO_SENT; /* a failed send is a loss */
+	return rc;
 }
 
 /* Stages a commit carrying a fresh inbound SPI and installs that SA from
@@ -279,7 +360,7 @@ static int commit_with_spi(struct tunnel *t, uint64_t now)
 	put32(ad, spi);
 	codec_writer_init_dynamic(&w, MSG_MAX);
 	GUARD_GOTO(rc, mls_group_commit(t->g, &o, &w), out);
-	rc = esp_key(t, true, in_dir_i2r(t), spi, key);
+	rc = esp_key(t, t->g, true, in_dir_i2r(t), spi, key);
 	if (rc == EPOCH_OK)
 		rc = t->ops.sa_in_add(t->ops.ctx, spi, key, t->cfg.esp_key_len);
 	crypto_wipe(key, sizeof(key));
@@ -306,22 +387,30 @@ int tunnel_rekey(struct tunnel *t, uint64_t now)
 	return EPOCH_OK;
 }
 
-/* Row 4 (and 5: a duplicate HELLO gets the same WELCOME). */
+/* Rows 4 and 22 (and 5: a duplicate HELLO gets the same WELCOME). */
 static int on_hello(struct tunnel *t, const uint8_t *msg, size_t len,
 		    uint64_t now)
 {
 	struct mls_policy pol = policy(t, now);
 	struct mls_group *g = NULL;
 	struct codec_writer cw, ww;
-	uint8_t gid[16];
+	uint8_t gid[16], h[32], *hp = NULL, *wp = NULL;
+	size_t hl, wl;
 	int rc;
 
 	if (t->cfg.initiator)
 		return EPOCH_ERR_SENDER;
 	if (is_duplicate(t, msg, len))
 		return resend_answer(t);
-	if (t->state != TUNNEL_DOWN)
-		return EPOCH_ERR_STATE; /* a new session: issue 7 */
+	if (t->pend_hello && t->pend_hello_len == len &&
+	    memcmp(t->pend_hello, msg, len) == 0)
+		return t->ops.send(t->ops.ctx, TUNNEL_MSG_WELCOME, true,
+				   t->pend_welcome, t->pend_welcome_len);
+	/* A KeyPackage is single-use: a HELLO answered before is a replay,
+	 * or a late copy of one whose session has moved on. */
+	GUARD(crypto_hash(CRYPTO_SHA256, msg, len, h));
+	if (hello_seen(t, h))
+		return EPOCH_ERR_STATE;
 	GUARD(crypto_random(t->cfg.member.rng, gid, sizeof(gid)));
 	codec_writer_init_dynamic(&cw, MSG_MAX);
 	codec_writer_init_dynamic(&ww, MSG_MAX);
@@ -330,11 +419,36 @@ static int on_hello(struct tunnel *t, const uint8_t *msg, size_t len,
 		   out);
 	GUARD_GOTO(rc, mls_group_add(g, msg, len, &pol, NULL, &cw, &ww), out);
 	GUARD_GOTO(rc, mls_group_apply(g), out);
-	GUARD_GOTO(rc, respond(t, TUNNEL_MSG_WELCOME, &ww, msg, len), out);
-	t->g = g;
+	if (t->state == TUNNEL_DOWN) {
+		/* Row 4. The daemon answers with a new session's ids. */
+		hello_remember(t, h);
+		t->g = g;
+		g = NULL;
+		t->session++;
+		t->state = TUNNEL_WELCOME_SENT;
+		rc = respond(t, TUNNEL_MSG_WELCOME, &ww, msg, len);
+		goto out;
+	}
+	/* Row 22: the initiator restarted without state (or this is a
+	 * replay nobody can complete). The current session goes on; the
+	 * new one waits in the pending slot, replacing an older one, until
+	 * its first COMMIT (on_commit). */
+	GUARD_GOTO(rc, keep_copy(msg, len, &hp, &hl), out);
+	GUARD_GOTO(rc, keep_copy(ww.buf, ww.len, &wp, &wl), out);
+	hello_remember(t, h);
+	pending_clear(t);
+	t->pend = g;
 	g = NULL;
-	t->state = TUNNEL_WELCOME_SENT;
+	t->pend_hello = hp;
+	t->pend_hello_len = hl;
+	t->pend_welcome = wp;
+	t->pend_welcome_len = wl;
+	hp = wp = NULL;
+	rc = t->ops.send(t->ops.ctx, TUNNEL_MSG_WELCOME, true, t->pend_welcome,
+			 t->pend_welcome_len);
 out:
+	free(hp);
+	free(wp);
 	mls_group_free(g);
 	codec_writer_free(&cw);
 	codec_writer_free(&ww);
@@ -369,44 +483,77 @@ static int on_welcome(struct tunnel *t, const uint8_t *msg, size_t len,
 	return EPOCH_OK;
 }
 
-/* Rows 7, 10, 11, 15: the peer's commit. */
-static int on_commit(struct tunnel *t, const uint8_t *msg, size_t len,
-		     uint64_t now)
+/* The epoch an MLSMessage claims in its clear header (PrivateMessage and
+ * PublicMessage both start with group_id, epoch); false if unreadable. */
+static bool peek_epoch(const uint8_t *msg, size_t len, uint64_t *epoch)
 {
-	struct mls_received r;
+	struct codec_reader r;
+	struct codec_slice sl;
+	uint16_t version, wf;
+
+	codec_reader_init(&r, msg, len);
+	return codec_read_u16(&r, &version) == EPOCH_OK &&
+	       codec_read_u16(&r, &wf) == EPOCH_OK &&
+	       codec_read_vec(&r, &sl, MSG_MAX) == EPOCH_OK &&
+	       codec_read_u64(&r, epoch) == EPOCH_OK;
+}
+
+/* A peer's commit while one of ours is staged (rows 14, 15).
+ * mls_group_process refuses it unread then, and discarding ours first
+ * would let any message claiming the epoch cancel our rekey; so it is
+ * processed on a copy of the group without our commit. On success *copy
+ * is that copy with the peer's commit applied; on failure nothing
+ * changed. */
+static int process_beside_staged(struct tunnel *t, const uint8_t *msg,
+				 size_t len, struct mls_group **copy,
+				 struct mls_received *r)
+{
+	struct codec_writer w;
+	uint64_t epoch;
+	int rc;
+
+	*copy = NULL;
+	if (!peek_epoch(msg, len, &epoch))
+		return EPOCH_ERR_MALFORMED;
+	if (epoch != mls_group_epoch(t->g))
+		return EPOCH_ERR_EPOCH; /* not a competing commit */
+	codec_writer_init_dynamic(&w, MSG_MAX);
+	rc = mls_group_save(t->g, &w); /* without the staged commit */
+	if (rc == EPOCH_OK)
+		rc = mls_group_load(copy, w.buf, w.len, t->cfg.member.rng);
+	codec_writer_free(&w); /* wipes the saved secrets */
+	if (rc == EPOCH_OK)
+		rc = mls_group_process(*copy, msg, len, r);
+	if (rc != EPOCH_OK) {
+		mls_group_free(*copy);
+		*copy = NULL;
+	}
+	return rc;
+}
+
+/* Rows 7, 10, 15 once the commit is applied: new inbound SA, switch the
+ * outbound SA to the committer's SPI, acknowledge. */
+static int rekeyed(struct tunnel *t, const uint8_t *msg, size_t len,
+		   const struct mls_received *r, uint64_t now)
+{
 	struct codec_writer w;
 	uint8_t key[TUNNEL_ESP_KEY_MAX], spi_be[4];
 	uint32_t peer_spi, spi = 0;
 	int rc;
 
-	if (is_duplicate(t, msg, len))
-		return resend_answer(t);
-	if (!t->g)
-		return EPOCH_ERR_STATE;
-	if (t->state == TUNNEL_REKEY_SENT || t->state == TUNNEL_JOIN_COMMIT_SENT) {
-		/* Collision: the initiator's commit wins (kohbrok §4.4). */
-		if (t->cfg.initiator)
-			return EPOCH_ERR_STATE;
-		GUARD(mls_group_discard(t->g));
-		if (t->spi_staged)
-			GUARD(t->ops.sa_in_del(t->ops.ctx, t->spi_staged));
-		t->spi_staged = 0;
-		request_clear(t);
-		t->state = TUNNEL_ESTABLISHED;
-	}
-	GUARD(mls_group_process(t->g, msg, len, &r));
-	if (r.content_type != MLS_CONTENT_COMMIT || r.ad_len != 4) {
+	if (r->content_type != MLS_CONTENT_COMMIT || r->ad_len != 4) {
 		/* Authenticated but not what a COMMIT carries: the epoch may
 		 * have moved; the tunnel resynchronises by rekeying. */
 		return EPOCH_ERR_PROPOSAL;
 	}
-	peer_spi = get32(r.authenticated_data);
+	peer_spi = get32(r->authenticated_data);
 	codec_writer_init_dynamic(&w, MSG_MAX);
 	GUARD_GOTO(rc, t->ops.alloc_spi(t->ops.ctx, &spi), out);
-	GUARD_GOTO(rc, esp_key(t, false, in_dir_i2r(t), spi, key), out);
+	GUARD_GOTO(rc, esp_key(t, t->g, false, in_dir_i2r(t), spi, key), out);
 	GUARD_GOTO(rc, t->ops.sa_in_add(t->ops.ctx, spi, key,
 					t->cfg.esp_key_len), out);
-	GUARD_GOTO(rc, esp_key(t, false, !in_dir_i2r(t), peer_spi, key), out);
+	GUARD_GOTO(rc, esp_key(t, t->g, false, !in_dir_i2r(t), peer_spi, key),
+		   out);
 	GUARD_GOTO(rc, t->ops.out_switch(t->ops.ctx, peer_spi, key,
 					 t->cfg.esp_key_len, t->spi_out),
 		   out);
@@ -423,6 +570,115 @@ out:
 	crypto_wipe(key, sizeof(key));
 	codec_writer_free(&w);
 	return rc;
+}
+
+/* Row 22: the pending session's first COMMIT authenticated, so the peer
+ * holds that KeyPackage's private keys: it restarted and lost every SA
+ * of the current session (epochd flushes its reqid range on start), and
+ * its old instance, which could not have made this commit, is gone. The
+ * pending session becomes the current one; the old group is wiped and
+ * the old inbound SAs are deleted at once rather than after a grace
+ * period: nobody sends on them any more. */
+static int switch_session(struct tunnel *t, const uint8_t *msg, size_t len,
+			  const struct mls_received *r)
+{
+	struct codec_writer w;
+	uint8_t key[TUNNEL_ESP_KEY_MAX], spi_be[4];
+	uint32_t peer_spi, spi;
+	int rc;
+
+	if (r->content_type != MLS_CONTENT_COMMIT || r->ad_len != 4)
+		return EPOCH_ERR_PROPOSAL;
+	peer_spi = get32(r->authenticated_data);
+	GUARD(t->ops.alloc_spi(t->ops.ctx, &spi));
+	rc = esp_key(t, t->pend, false, in_dir_i2r(t), spi, key);
+	if (rc == EPOCH_OK)
+		rc = t->ops.sa_in_add(t->ops.ctx, spi, key, t->cfg.esp_key_len);
+	if (rc == EPOCH_OK) {
+		rc = esp_key(t, t->pend, false, !in_dir_i2r(t), peer_spi, key);
+		if (rc == EPOCH_OK)
+			rc = t->ops.out_switch(t->ops.ctx, peer_spi, key,
+					       t->cfg.esp_key_len, t->spi_out);
+		if (rc != EPOCH_OK)
+			t->ops.sa_in_del(t->ops.ctx, spi);
+	}
+	crypto_wipe(key, sizeof(key));
+	GUARD(rc);
+	/* From here on the new session is the current one. */
+	for (size_t i = 0; i < t->n_old; i++)
+		t->ops.sa_in_del(t->ops.ctx, t->old[i].spi);
+	t->n_old = 0;
+	if (t->spi_in)
+		t->ops.sa_in_del(t->ops.ctx, t->spi_in);
+	if (t->spi_staged)
+		t->ops.sa_in_del(t->ops.ctx, t->spi_staged);
+	t->spi_in = spi;
+	t->spi_out = peer_spi;
+	t->spi_staged = 0;
+	mls_group_free(t->g);
+	t->g = t->pend;
+	t->pend = NULL;
+	pending_clear(t);
+	request_clear(t);
+	answer_clear(t);
+	t->session++; /* before the EPOCH_ACK goes out */
+	t->state = TUNNEL_ESTABLISHED;
+	t->rekeys++;
+	put32(spi_be, spi);
+	codec_writer_init_dynamic(&w, MSG_MAX);
+	rc = mls_group_encrypt(t->g, NULL, 0, spi_be, sizeof(spi_be), &w);
+	if (rc == EPOCH_OK)
+		rc = respond(t, TUNNEL_MSG_EPOCH_ACK, &w, msg, len);
+	codec_writer_free(&w);
+	return rc;
+}
+
+/* Rows 7, 10, 11, 14, 15, 22: the peer's commit. */
+static int on_commit(struct tunnel *t, const uint8_t *msg, size_t len,
+		     uint64_t now)
+{
+	struct mls_group *copy = NULL;
+	struct mls_received r;
+	int rc;
+
+	if (is_duplicate(t, msg, len))
+		return resend_answer(t);
+	/* The current session first, then the pending one (row 22); a
+	 * message that fails both changes nothing. */
+	if (!t->g)
+		rc = EPOCH_ERR_STATE;
+	else if (mls_group_has_staged(t->g))
+		rc = process_beside_staged(t, msg, len, &copy, &r);
+	else
+		rc = mls_group_process(t->g, msg, len, &r);
+	if (rc != EPOCH_OK) {
+		if (t->pend && mls_group_process(t->pend, msg, len, &r) ==
+				       EPOCH_OK)
+			return switch_session(t, msg, len, &r);
+		return rc;
+	}
+	if (copy) {
+		/* Collision: both committed epoch e; the initiator's commit
+		 * wins (kohbrok §4.4). */
+		if (t->cfg.initiator) {
+			mls_group_free(copy); /* row 14 */
+			if (!t->collided)
+				t->collisions++;
+			t->collided = true;
+			return EPOCH_ERR_STATE;
+		}
+		/* Row 15: ours goes with the old group. */
+		t->collisions++;
+		mls_group_free(t->g);
+		t->g = copy;
+		if (t->spi_staged &&
+		    t->ops.sa_in_del(t->ops.ctx, t->spi_staged) != EPOCH_OK)
+			retire_in(t, t->spi_staged, now); /* try again later */
+		t->spi_staged = 0;
+		request_clear(t);
+		t->state = TUNNEL_ESTABLISHED;
+	}
+	return rekeyed(t, msg, len, &r, now);
 }
 
 /* Rows 8, 12: the peer acknowledged our staged commit. */
@@ -444,7 +700,7 @@ static int on_ack(struct tunnel *t, const uint8_t *msg, size_t len,
 	if (r.content_type != MLS_CONTENT_APPLICATION || r.app_len != 4)
 		return EPOCH_ERR_MALFORMED;
 	peer_spi = get32(r.application_data);
-	rc = esp_key(t, false, !in_dir_i2r(t), peer_spi, key);
+	rc = esp_key(t, t->g, false, !in_dir_i2r(t), peer_spi, key);
 	if (rc == EPOCH_OK)
 		rc = t->ops.out_switch(t->ops.ctx, peer_spi, key,
 				       t->cfg.esp_key_len, t->spi_out);
@@ -457,6 +713,7 @@ static int on_ack(struct tunnel *t, const uint8_t *msg, size_t len,
 	request_clear(t);
 	t->state = TUNNEL_ESTABLISHED;
 	t->rekeys++;
+	t->backoff = 0; /* a session is established: restarts start over */
 	return EPOCH_OK;
 }
 
@@ -490,6 +747,41 @@ static int on_keepalive(struct tunnel *t, bool response, const uint8_t *msg,
 	return rc;
 }
 
+static void tear_down(struct tunnel *t);
+
+/* Row 20, the peer's side. A CLOSE that authenticates in the pending
+ * session (row 22: the restarted initiator went down before its first
+ * COMMIT arrived) comes from the peer's new instance, so the current
+ * session has no peer either: everything goes. */
+static int on_close(struct tunnel *t, bool response, const uint8_t *msg,
+		    size_t len, uint64_t now)
+{
+	struct mls_group *g = t->g;
+	struct mls_received r;
+	struct codec_writer w;
+	int rc;
+
+	if (response)
+		return EPOCH_OK; /* we tore down when we sent the request */
+	rc = g ? mls_group_process(g, msg, len, &r) : EPOCH_ERR_STATE;
+	if (rc != EPOCH_OK && t->pend &&
+	    mls_group_process(t->pend, msg, len, &r) == EPOCH_OK) {
+		g = t->pend;
+		rc = EPOCH_OK;
+	}
+	GUARD(rc);
+	if (r.content_type != MLS_CONTENT_APPLICATION || r.app_len != 2)
+		return EPOCH_ERR_MALFORMED;
+	/* Answered before the group goes; best effort, never repeated. */
+	codec_writer_init_dynamic(&w, MSG_MAX);
+	if (mls_group_encrypt(g, NULL, 0, NULL, 0, &w) == EPOCH_OK)
+		t->ops.send(t->ops.ctx, TUNNEL_MSG_CLOSE, true, w.buf, w.len);
+	codec_writer_free(&w);
+	tear_down(t);
+	schedule_restart(t, now); /* the initiator; the responder waits */
+	return EPOCH_OK;
+}
+
 int tunnel_receive(struct tunnel *t, enum tunnel_msg type, bool response,
 		   const uint8_t *msg, size_t len, uint64_t now)
 {
@@ -500,7 +792,8 @@ int tunnel_receive(struct tunnel *t, enum tunnel_msg type, bool response,
 		return EPOCH_ERR_INVALID_ARG;
 	want_response = type == TUNNEL_MSG_WELCOME ||
 			type == TUNNEL_MSG_EPOCH_ACK;
-	if (type != TUNNEL_MSG_KEEPALIVE && response != want_response)
+	if (type != TUNNEL_MSG_KEEPALIVE && type != TUNNEL_MSG_CLOSE &&
+	    response != want_response)
 		return EPOCH_ERR_MALFORMED;
 	switch (type) {
 	case TUNNEL_MSG_HELLO:
@@ -518,11 +811,14 @@ int tunnel_receive(struct tunnel *t, enum tunnel_msg type, bool response,
 	case TUNNEL_MSG_KEEPALIVE:
 		rc = on_keepalive(t, response, msg, len);
 		break;
+	case TUNNEL_MSG_CLOSE:
+		return on_close(t, response, msg, len, now);
 	default:
 		return EPOCH_ERR_MALFORMED;
 	}
-	/* Only what authenticated counts as a sign of life. */
-	if (rc == EPOCH_OK)
+	/* Only what authenticated counts as a sign of life; a HELLO may be
+	 * a replay. */
+	if (rc == EPOCH_OK && type != TUNNEL_MSG_HELLO)
 		t->last_alive = now;
 	return rc;
 }
@@ -551,19 +847,31 @@ static void tear_down(struct tunnel *t)
 	t->g = NULL;
 	mls_kp_secret_free(t->kp);
 	t->kp = NULL;
-	free(t->last_req);
-	free(t->last_resp);
-	t->last_req = t->last_resp = NULL;
-	t->last_req_len = t->last_resp_len = 0;
+	pending_clear(t);
+	answer_clear(t);
 	t->state = TUNNEL_DOWN;
 }
 
 int tunnel_down(struct tunnel *t)
 {
+	static const uint8_t reason[2] = { TUNNEL_CLOSE_ADMIN >> 8,
+					   TUNNEL_CLOSE_ADMIN & 0xff };
+	struct codec_writer w;
+
 	if (!t)
 		return EPOCH_ERR_INVALID_ARG;
+	if (t->g) {
+		/* Row 20: CLOSE once, in the current epoch; best effort. */
+		codec_writer_init_dynamic(&w, MSG_MAX);
+		if (mls_group_encrypt(t->g, NULL, 0, reason, sizeof(reason),
+				      &w) == EPOCH_OK)
+			t->ops.send(t->ops.ctx, TUNNEL_MSG_CLOSE, false, w.buf,
+				    w.len);
+		codec_writer_free(&w);
+	}
 	tear_down(t);
 	t->restart_at = UINT64_MAX;
+	t->backoff = 0;
 	return EPOCH_OK;
 }
 
@@ -624,8 +932,13 @@ int tunnel_timer(struct tunnel *t, uint64_t now)
 	}
 	t->n_old = k;
 	if (t->state == TUNNEL_DOWN && now >= t->restart_at) {
+		int rc;
+
 		t->restart_at = UINT64_MAX;
-		return tunnel_start(t, now);
+		rc = tunnel_start(t, now);
+		if (rc != EPOCH_OK && t->state == TUNNEL_DOWN)
+			schedule_restart(t, now);
+		return rc;
 	}
 	if (t->state == TUNNEL_ESTABLISHED && !t->req && t->cfg.dpd_ms &&
 	    now >= t->last_alive + t->cfg.dpd_ms)
@@ -645,8 +958,7 @@ int tunnel_timer(struct tunnel *t, uint64_t now)
 		/* Row 19: the peer is gone. The policies stay (traffic is
 		 * dropped, never sent in clear); the initiator tries again. */
 		tear_down(t);
-		if (t->cfg.initiator)
-			t->restart_at = now + t->cfg.restart_ms;
+		schedule_restart(t, now);
 		return EPOCH_ERR_STATE;
 	}
 	request_clear(t);
@@ -664,8 +976,7 @@ int tunnel_timer(struct tunnel *t, uint64_t now)
 		t->g = NULL;
 		t->state = TUNNEL_DOWN;
 		/* Rows 1, 3: the initiator tries again after a pause. */
-		if (t->cfg.initiator)
-			t->restart_at = now + t->cfg.restart_ms;
+		schedule_restart(t, now);
 	}
 	return EPOCH_ERR_STATE;
 }
@@ -714,6 +1025,21 @@ unsigned tunnel_retransmissions(const struct tunnel *t)
 unsigned tunnel_rekeys(const struct tunnel *t)
 {
 	return t->rekeys;
+}
+
+unsigned tunnel_collisions(const struct tunnel *t)
+{
+	return t->collisions;
+}
+
+uint64_t tunnel_session(const struct tunnel *t)
+{
+	return t->session;
+}
+
+bool tunnel_pending(const struct tunnel *t)
+{
+	return t->pend != NULL;
 }
 
 int tunnel_export(const struct tunnel *t, const char *label, uint8_t *out,

@@ -28,7 +28,12 @@ enum tunnel_msg {
 	TUNNEL_MSG_EPOCH_ACK = 5, /* MLS application message: acker's SPI */
 	TUNNEL_MSG_KEEPALIVE = 7, /* MLS application message, empty; the
 				   * request gets a response */
+	TUNNEL_MSG_CLOSE = 8,     /* MLS application message: request
+				   * uint16 reason, response empty */
 };
+
+/* The reason a CLOSE request carries (docs/protocol.md §5). */
+#define TUNNEL_CLOSE_ADMIN 0
 
 enum tunnel_state {
 	TUNNEL_DOWN,
@@ -44,10 +49,10 @@ const char *tunnel_state_name(enum tunnel_state s);
 
 /* What a tunnel asks of the outside world; each returns 0 or a negative
  * error. send's `response` is the wire header's RESPONSE flag (WELCOME,
- * EPOCH_ACK and KEEPALIVE answers). out_switch installs the outbound SA for the peer's inbound SPI
- * `spi` with `key`, points the out policy at it and deletes the outbound
- * SA old_spi (0: none yet, or the kernel removed it on a hard expiry) —
- * xfrm_rollover's steps 2-4. */
+ * EPOCH_ACK, KEEPALIVE and CLOSE answers). out_switch installs the
+ * outbound SA for the peer's inbound SPI `spi` with `key`, points the out
+ * policy at it and deletes the outbound SA old_spi (0: none yet, or the
+ * kernel removed it on a hard expiry) — xfrm_rollover's steps 2-4. */
 struct tunnel_ops {
 	void *ctx;
 	int (*send)(void *ctx, enum tunnel_msg type, bool response,
@@ -74,7 +79,15 @@ struct tunnel_cfg {
 	uint64_t dpd_ms;                /* no sign of the peer this long: a
 					 * KEEPALIVE (0: never) */
 	uint64_t restart_ms;            /* initiator: new handshake this
-					 * long after the peer was lost */
+					 * long after a failed handshake, a
+					 * lost peer or its CLOSE; doubles
+					 * on each further failure */
+	uint64_t restart_max_ms;        /* cap of that doubling (0: no
+					 * growth, restart_ms every time;
+					 * else at least restart_ms). Each
+					 * delay gets up to 25 % random
+					 * jitter on top (member.rng); an
+					 * established session resets it */
 	uint64_t grace_ms;              /* old inbound SA kept this long;
 					 * at least the whole retransmission
 					 * schedule, retransmit_ms *
@@ -91,14 +104,31 @@ void tunnel_free(struct tunnel *t);
 int tunnel_start(struct tunnel *t, uint64_t now_ms);
 /* Starts a rekey (ESTABLISHED only, else EPOCH_ERR_STATE). */
 int tunnel_rekey(struct tunnel *t, uint64_t now_ms);
-/* A message from the peer; response: the wire header's RESPONSE flag. */
+/* A message from the peer; response: the wire header's RESPONSE flag.
+ * Every message that authenticates, except a HELLO (replayable) and a
+ * CLOSE, counts as a sign of life for dead-peer detection. */
 int tunnel_receive(struct tunnel *t, enum tunnel_msg type, bool response,
 		   const uint8_t *msg, size_t len, uint64_t now_ms);
 /* The daemon saw inbound ESP traffic on this tunnel's SAs (from the
  * kernel's counters): the peer is alive, no KEEPALIVE needed. */
 void tunnel_traffic(struct tunnel *t, uint64_t now_ms);
-/* Administratively down (row 20): every SA of the tunnel deleted, the
- * group wiped, no restart until tunnel_start. */
+/* Administratively down (row 20): if a group exists, one CLOSE request
+ * (reason TUNNEL_CLOSE_ADMIN, never retransmitted: best effort) goes to
+ * the peer in the current epoch; then every SA of the tunnel is deleted,
+ * the group (and a pending one) wiped, the restart backoff reset, and no
+ * restart happens until tunnel_start. A responder still answers a HELLO
+ * afterwards (row 4): the daemon stops feeding it messages if it must
+ * stay down.
+ *
+ * Receiving CLOSE: an authenticated request is answered with a CLOSE
+ * response (encrypted before the group is wiped), then the tunnel is torn
+ * down as here; the initiator schedules its restart (backoff, see
+ * restart_ms), the responder waits for a HELLO. On a responder a request
+ * that authenticates in the pending session (row 22) also tears down
+ * everything: it comes from the restarted peer. tunnel_receive returns 0
+ * and the state is DOWN: the peer closed. A CLOSE response is accepted
+ * and ignored (0, nothing changes); a request that does not authenticate
+ * changes nothing. */
 int tunnel_down(struct tunnel *t);
 /* The kernel's expiry event for one of this tunnel's SAs (row 18): a soft
  * expiry of a current SA starts a rekey (nothing to do while one is under
@@ -120,6 +150,36 @@ uint32_t tunnel_spi_out(const struct tunnel *t);
 /* Counters for status. */
 unsigned tunnel_retransmissions(const struct tunnel *t);
 unsigned tunnel_rekeys(const struct tunnel *t);
+/* Rekey collisions (rows 14 and 15): on the initiator, authenticated
+ * COMMITs of the responder refused because ours wins (once per commit of
+ * ours); on the responder, commits of ours discarded for the
+ * initiator's. */
+unsigned tunnel_collisions(const struct tunnel *t);
+
+/* Sessions (wire session ids, docs/protocol.md §2). tunnel_session()
+ * starts at 0 and increases by one each time a new session becomes the
+ * current one: on the initiator at every HELLO it starts (tunnel_start,
+ * a restart), on the responder when a HELLO is accepted in DOWN (row 4)
+ * and when a pending session (row 22) takes over. The daemon sends new
+ * requests (COMMIT, KEEPALIVE, CLOSE) with the current session's ids; a
+ * response goes out with the ids of the request it answers. On the
+ * responder the counter changes inside tunnel_receive, before the send of
+ * the answer (WELCOME in row 4, EPOCH_ACK in row 22): the daemon then
+ * adopts the ids of the message it is delivering as the current ones.
+ *
+ * Row 22: a responder with a session (WELCOME_SENT, ESTABLISHED,
+ * REKEY_SENT) that receives a new valid HELLO (the initiator restarted
+ * without state) keeps that session and builds the new one in a single
+ * pending slot (a newer HELLO replaces it); tunnel_pending() tells
+ * whether one exists. While it does, the daemon delivers messages of both
+ * the current session and the pending HELLO's session to the tunnel. A
+ * HELLO already answered (a replay: KeyPackages are single-use; the last
+ * TUNNEL_HELLOS_SEEN are remembered) is refused with EPOCH_ERR_STATE,
+ * except a duplicate of the HELLO whose WELCOME is cached (rows 5, 22),
+ * which gets that WELCOME again. */
+#define TUNNEL_HELLOS_SEEN 8
+uint64_t tunnel_session(const struct tunnel *t);
+bool tunnel_pending(const struct tunnel *t);
 /* MLS-Exporter of the current epoch (tests compare both sides). */
 int tunnel_export(const struct tunnel *t, const char *label, uint8_t *out,
 		  size_t len);
