@@ -254,6 +254,10 @@ int dh_conf_write(struct dh_env *e, int gw, const struct dh_conf *c,
 	char state[PATH_MAX + 16];
 	FILE *f;
 
+	const char *level = getenv("E2E_DAEMON_LOG_LEVEL");
+
+	if (!level || !*level)
+		level = "info";
 	e->confs++;
 	snprintf(out, PATH_MAX, "%s/gw%d-%d.conf", e->work, gw + 1, e->confs);
 	snprintf(state, sizeof(state), "%s/state%d", e->work, gw + 1);
@@ -281,7 +285,7 @@ int dh_conf_write(struct dh_env *e, int gw, const struct dh_conf *c,
 		"\t\tlocal_ts = [ \"%s\" ];\n"
 		"\t\tremote_ts = [ \"%s\" ];\n",
 		program_invocation_short_name, DH_PORT, e->key[gw], state,
-		e->d[gw].sock, c->log_level ? c->log_level : "info",
+		e->d[gw].sock, c->log_level ? c->log_level : level,
 		DH_TUNNEL, dh_ip_gw[gw], dh_ip_gw[!gw],
 		c->peer_key ? c->peer_key : e->pub[!gw], net_site[gw],
 		net_site[!gw]);
@@ -464,7 +468,7 @@ void dh_stop_both_checked(struct dh_env *e)
 	}
 }
 
-/* ---- control socket ------------------------------------------------------- */
+/* ---- control socket ------------------------------------------------------ */
 
 int dh_ctl(const char *sock, const char *req, char *reply, size_t cap,
 	   int limit_ms)
@@ -671,7 +675,7 @@ out:
 	return ok == 2 ? 0 : -1;
 }
 
-/* ---- kernel state, logs, ping ------------------------------------------- */
+/* ---- kernel state, logs, ping -------------------------------------------- */
 
 int dh_sas(struct dh_env *e, int gw, struct dh_sas *s)
 {
@@ -823,7 +827,7 @@ void dh_diag(struct dh_env *e, const char *why)
 	printf("  ----\n");
 }
 
-/* ---- netem ------------------------------------------------------------------ */
+/* ---- netem --------------------------------------------------------------- */
 
 int dh_netem(struct dh_env *e, const char *args, int port)
 {
@@ -871,7 +875,7 @@ int dh_netem_off(struct dh_env *e)
 	return bad ? -1 : 0;
 }
 
-/* ---- sockets in a namespace ------------------------------------------------- */
+/* ---- sockets in a namespace ---------------------------------------------- */
 
 int dh_udp_socket_in(const char *ns, int family)
 {
@@ -900,7 +904,7 @@ out:
 	return fd;
 }
 
-/* ---- udpflow -------------------------------------------------------------- */
+/* ---- udpflow ------------------------------------------------------------- */
 
 static int flow_start(struct dh_env *e, struct dh_flow *f, int site,
 		      int port, int rate)
@@ -1090,7 +1094,7 @@ int dh_flows_stop(struct dh_env *e, struct dh_flow f[2],
 	return bad ? -1 : 0;
 }
 
-/* ---- rekey runs -------------------------------------------------------------- */
+/* ---- rekey runs ---------------------------------------------------------- */
 
 int dh_rekeys_begin(struct dh_env *e, int limit_ms, struct dh_rekeys *r)
 {
@@ -1204,4 +1208,15 @@ void dh_rekey_report(const char *tag, int rekeys, const struct dh_status st[2],
 	printf("%s rekeys=%d epochs_equal=%s lost=%llu dup=%llu%s%s\n", tag,
 	       rekeys, equal ? "yes" : "no", (unsigned long long)lost,
 	       (unsigned long long)dup, extra ? " " : "", extra ? extra : "");
+}
+
+void dh_run_case(const char *key, const char *name, void (*fn)(void))
+{
+	const char *only = getenv("DAEMON_ONLY");
+
+	if (only && *only && !strstr(only, key)) {
+		test_skip(name, "not in DAEMON_ONLY");
+		return;
+	}
+	test_run(name, fn);
 }

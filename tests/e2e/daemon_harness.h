@@ -43,7 +43,8 @@ struct dh_conf {
 	const char *peer_key;   /* NULL: the peer's real public key */
 	int dpd_interval;       /* seconds; 0: default */
 	int dpd_timeout;
-	const char *log_level;  /* default "info" */
+	const char *log_level;  /* default: E2E_DAEMON_LOG_LEVEL, else
+				 * "info" */
 	const char *extra_tunnel; /* raw lines added to the tunnel group */
 };
 
@@ -225,6 +226,10 @@ void dh_rekeys_print(const char *what, const struct dh_rekeys *r);
  * direction. st: the daemons' statuses after the flows stopped. */
 void dh_rekey_report(const char *tag, int rekeys, const struct dh_status st[2],
 		     const struct dh_flowres r[2], const char *extra);
+
+/* test_run(name, fn), unless DAEMON_ONLY (a list of keys, for
+ * development) is set and lacks key: then reported as skipped. */
+void dh_run_case(const char *key, const char *name, void (*fn)(void));
 
 uint64_t dh_now_ms(void);
 void dh_nap_ms(long ms);

@@ -111,7 +111,7 @@ static void check_ping(int count)
 	}
 }
 
-/* ---- establishment ---------------------------------------------------------- */
+/* ---- establishment ------------------------------------------------------- */
 
 /* Runs argv (stdout and stderr into out); exit status or -1. */
 static int run_out(char *const argv[], char *out, size_t cap)
@@ -205,7 +205,7 @@ static void t_establish_x25519(void)
 	establish("x25519-aes128", false);
 }
 
-/* ---- wrong peer key ----------------------------------------------------------- */
+/* ---- wrong peer key ------------------------------------------------------ */
 
 /* Gateway bad pins a key that is not its peer's. */
 static void wrong_key(int bad)
@@ -299,7 +299,7 @@ static void t_wrong_key_initiator(void)
 	wrong_key(0);
 }
 
-/* ---- configuration errors ----------------------------------------------------- */
+/* ---- configuration errors ------------------------------------------------ */
 
 /* A configuration of gw1 with line `line` (1-based) replaced by text (NULL:
  * unchanged). Returns the number of lines. */
@@ -505,7 +505,7 @@ static void t_config_errors(void)
 	}
 }
 
-/* ---- garbage ------------------------------------------------------------------- */
+/* ---- garbage ------------------------------------------------------------- */
 
 static uint32_t rnd32(void)
 {
@@ -809,7 +809,7 @@ out:
 	dh_stop_both_checked(E);
 }
 
-/* ---- peer restart ---------------------------------------------------------------- */
+/* ---- peer restart -------------------------------------------------------- */
 
 static void t_restart(void)
 {
@@ -863,38 +863,25 @@ out:
 	dh_stop_both_checked(E);
 }
 
-/* DAEMON_ONLY=key,key... runs only those cases (the others are reported
- * as skipped), for development. */
-static void run_case(const char *key, const char *name, void (*fn)(void))
-{
-	const char *only = getenv("DAEMON_ONLY");
-
-	if (only && *only && !strstr(only, key)) {
-		test_skip(name, "not in DAEMON_ONLY");
-		return;
-	}
-	test_run(name, fn);
-}
-
 int main(int argc, char **argv)
 {
 	if (dh_init(E, argc, argv) != 0) {
 		printf("0 passed, 1 failed\n");
 		return 1;
 	}
-	run_case("config", "config errors: epochd -t and epochd exit 1 with "
-		 "FILE:LINE", t_config_errors);
-	run_case("xwing", "establishment, suite xwing", t_establish_xwing);
-	run_case("x25519", "establishment, suite x25519-aes128 (0x0001)",
-		 t_establish_x25519);
-	run_case("wrongkey", "wrong peer key pinned by the responder: "
-		 "rejected, no SA", t_wrong_key_responder);
-	run_case("wrongkey", "wrong peer key pinned by the initiator: "
-		 "rejected, no SA", t_wrong_key_initiator);
-	run_case("garbage", "garbage datagrams and control requests: "
-		 "survives, stays up", t_garbage);
-	run_case("restart", "peer daemon killed and restarted: tunnel comes "
-		 "back", t_restart);
+	dh_run_case("config", "config errors: epochd -t and epochd exit 1 with "
+		    "FILE:LINE", t_config_errors);
+	dh_run_case("xwing", "establishment, suite xwing", t_establish_xwing);
+	dh_run_case("x25519", "establishment, suite x25519-aes128 (0x0001)",
+		    t_establish_x25519);
+	dh_run_case("wrongkey", "wrong peer key pinned by the responder: "
+		    "rejected, no SA", t_wrong_key_responder);
+	dh_run_case("wrongkey", "wrong peer key pinned by the initiator: "
+		    "rejected, no SA", t_wrong_key_initiator);
+	dh_run_case("garbage", "garbage datagrams and control requests: "
+		    "survives, stays up", t_garbage);
+	dh_run_case("restart", "peer daemon killed and restarted: tunnel comes "
+		    "back", t_restart);
 	dh_cleanup(E);
 	return test_main_end(argv[0]);
 }

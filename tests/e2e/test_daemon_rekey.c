@@ -127,8 +127,11 @@ stop:
 			printf("  %s: %d inbound, %d outbound SAs\n",
 			       E->ns_gw[gw], sas[gw].n_in, sas[gw].n_out);
 	/* The statuses now (the old SAs' counts summed in). */
+	/* (Reported either way: the figures say what went wrong.) */
 	if (!CHECK(dh_wait_synced(E, 1, 30000, st) == 0))
-		goto out;
+		for (int gw = 0; gw < 2; gw++)
+			if (dh_status(E, gw, &st[gw]) != 0)
+				printf("  no status from %s\n", E->ns_gw[gw]);
 	for (int gw = 0; gw < 2; gw++) {
 		CHECK_EQ_U64(sas[gw].spi_in[0], st[gw].spi_in);
 		CHECK_EQ_U64(sas[gw].spi_out[0], st[gw].spi_out);
