@@ -144,6 +144,7 @@ int dh_init(struct dh_env *e, int argc, char **argv)
 	ssize_t n;
 
 	memset(e, 0, sizeof(*e));
+	e->t0 = dh_now_ms();
 	e->d[0].pid = e->d[1].pid = -1;
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	if (argc != 5) {
@@ -238,6 +239,10 @@ void dh_cleanup(struct dh_env *e)
 		dh_netem_off(e);
 	if (e->work[0]) {
 		char cmd[PATH_MAX + 16];
+
+		printf("  harness: %s ran %.1f s\n",
+		       program_invocation_short_name,
+		       (double)(dh_now_ms() - e->t0) / 1e3);
 
 		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", e->work);
 		if (system(cmd) != 0)

@@ -68,6 +68,7 @@ struct dh_env {
 	struct dh_daemon d[2];
 	bool netem[2];        /* a root qdisc of ours on the gateway link */
 	int confs;            /* configuration files written */
+	uint64_t t0;          /* dh_init, ms */
 };
 
 /* Parses argv (SITE1 GW1 GW2 SITE2), finds the binaries next to this
