@@ -353,3 +353,32 @@ vm-assets: deps
 
 check-e2e: all
 	$(Q)$(E2E_CHECK)
+
+# make demo: two epochd, one X-Wing tunnel, a ping and a rekey, shown step
+# by step (netns/demo.sh; in the VM when the kernel lacks ESP). Root.
+.PHONY: demo
+demo: all
+	$(Q)netns/demo.sh $(BUILD)
+
+# ---- install ---------------------------------------------------------------
+# make install [PREFIX=/usr/local] [DESTDIR=]: epochd into sbin/, epochctl
+# into bin/, the man pages, the systemd unit (its ExecStart follows PREFIX)
+# and the example configuration. Nothing in /etc is touched.
+PREFIX  ?= /usr/local
+UNITDIR ?= $(PREFIX)/lib/systemd/system
+.PHONY: install
+install: $(BUILD)/bin/epochd $(BUILD)/bin/epochctl
+	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/bin \
+		$(DESTDIR)$(PREFIX)/share/man/man5 \
+		$(DESTDIR)$(PREFIX)/share/man/man8 $(DESTDIR)$(UNITDIR) \
+		$(DESTDIR)$(PREFIX)/share/doc/epochd
+	install -m 755 $(BUILD)/bin/epochd $(DESTDIR)$(PREFIX)/sbin/
+	install -m 755 $(BUILD)/bin/epochctl $(DESTDIR)$(PREFIX)/bin/
+	install -m 644 docs/epochd.conf.5 $(DESTDIR)$(PREFIX)/share/man/man5/
+	install -m 644 docs/epochd.8 docs/epochctl.8 \
+		$(DESTDIR)$(PREFIX)/share/man/man8/
+	sed 's|/usr/sbin/epochd|$(PREFIX)/sbin/epochd|' daemon/epochd.service \
+		>$(DESTDIR)$(UNITDIR)/epochd.service
+	chmod 644 $(DESTDIR)$(UNITDIR)/epochd.service
+	install -m 644 daemon/epochd.conf.example \
+		$(DESTDIR)$(PREFIX)/share/doc/epochd/

@@ -96,6 +96,7 @@ struct dtunnel {
 	uint64_t last_warn;     /* monotonic ms of the last warning */
 	/* Last observed, for events. */
 	enum tunnel_state seen_state;
+	uint64_t seen_session;
 	uint64_t seen_epoch;
 	uint32_t seen_in, seen_out;
 };
@@ -332,10 +333,19 @@ static void observe(struct dtunnel *dt, uint64_t now, const char *why)
 	uint64_t e = tunnel_epoch(dt->t);
 	uint32_t in = tunnel_spi_in(dt->t), out = tunnel_spi_out(dt->t);
 	bool was = state_up(dt->seen_state), is = state_up(s);
+	uint64_t session = tunnel_session(dt->t);
 	const char *name = dt->cfg.name;
 
+	if (was && is && session != dt->seen_session) {
+		/* Row 22: the peer restarted and a new session replaced
+		 * the old one. */
+		log_msg(CONFIG_LOG_NOTICE, name,
+			"new session: the peer restarted");
+		was = false;
+	}
 	if (!was && is) {
 		dt->last_trigger = CTL_TRIGGER_HANDSHAKE;
+		dt->pending_trigger = CTL_TRIGGER_PEER;
 		dt->last_rekey = wall_s();
 		schedule_rekey(dt, now);
 		log_msg(CONFIG_LOG_INFO, name,
@@ -380,6 +390,7 @@ static void observe(struct dtunnel *dt, uint64_t now, const char *why)
 	}
 same:
 	dt->seen_state = s;
+	dt->seen_session = session;
 	dt->seen_epoch = e;
 	dt->seen_in = in;
 	dt->seen_out = out;
@@ -809,6 +820,7 @@ static struct dtunnel *dtunnel_new(struct daemon *d,
 	tc.max_tries = tries;
 	tc.dpd_ms = (uint64_t)c->dpd_interval * 1000;
 	tc.restart_ms = RESTART_MS;
+	tc.restart_max_ms = RESTART_MAX_MS;
 	tc.grace_ms = (uint64_t)RETRANSMIT_MS * ((1u << tries) - 1) + 1000;
 	ops = dt_ops;
 	ops.ctx = dt;
@@ -852,12 +864,12 @@ static int dtunnel_start(struct dtunnel *dt, uint64_t now, char *err,
 }
 
 /* Everything of the tunnel out of the kernel (reload, exit). */
-static void dtunnel_stop(struct dtunnel *dt)
+static void dtunnel_stop(struct dtunnel *dt, const char *why)
 {
 	int n;
 
 	tunnel_down(dt->t);
-	observe(dt, mono_ms(), "tunnel removed");
+	observe(dt, mono_ms(), why);
 	n = xfrm_flush(dt->x);
 	if (n < 0)
 		xfrm_fail(dt, "remove SAs and policies");
@@ -918,7 +930,8 @@ static void dispatch(struct dtunnel *dt, const struct wire_message *m,
 	bool resp = h->flags & WIRE_F_RESPONSE;
 	bool from_init = h->flags & WIRE_F_INITIATOR;
 	bool in_pend = false;
-	enum tunnel_state before = tunnel_state(dt->t);
+	unsigned collisions = tunnel_collisions(dt->t);
+	uint64_t session = tunnel_session(dt->t);
 	const char *tname = wire_type_name(h->type);
 	uint64_t rsid;
 	int rc;
@@ -996,6 +1009,13 @@ static void dispatch(struct dtunnel *dt, const struct wire_message *m,
 			    m->len, now);
 	dt->cur_hdr = NULL;
 	dt->cur_src = NULL;
+	if (tunnel_collisions(dt->t) != collisions && !dt->cfg.initiator)
+		dt->pending_trigger = CTL_TRIGGER_PEER;
+	if (tunnel_collisions(dt->t) != collisions)
+		log_msg(CONFIG_LOG_INFO, dt->cfg.name, "rekey collision: %s",
+			dt->cfg.initiator ?
+				"the peer's commit yields to ours" :
+				"yielding to the initiator's commit");
 	if (rc < 0 && h->type == WIRE_WELCOME &&
 	    tunnel_state(dt->t) == TUNNEL_HELLO_SENT)
 		dt->cur.rsid = 0;
@@ -1003,12 +1023,7 @@ static void dispatch(struct dtunnel *dt, const struct wire_message *m,
 		if (h->type == WIRE_HELLO || h->type == WIRE_WELCOME ||
 		    rc == EPOCH_ERR_CREDENTIAL)
 			warn_rejected(dt, now, tname, rc, from);
-		else if (h->type == WIRE_COMMIT && rc == EPOCH_ERR_STATE &&
-			 before == TUNNEL_REKEY_SENT && dt->cfg.initiator)
-			log_msg(CONFIG_LOG_INFO, dt->cfg.name,
-				"rekey collision: the peer's commit yields "
-				"to ours");
-		else
+		else if (tunnel_collisions(dt->t) == collisions)
 			log_msg(CONFIG_LOG_DEBUG, dt->cfg.name,
 				"%s%s id %u refused: %s (%s)", tname,
 				resp ? " response" : "", h->msg_id,
@@ -1020,13 +1035,12 @@ static void dispatch(struct dtunnel *dt, const struct wire_message *m,
 	case WIRE_HELLO:
 		if (dt->cfg.initiator)
 			break;
-		if (h->isid != dt->cur.isid || rsid != dt->cur.rsid) {
-			dt->pend.isid = h->isid;
-			dt->pend.rsid = rsid;
-			dt->pend.next_id = 0;
-		}
-		if (tunnel_state(dt->t) == TUNNEL_WELCOME_SENT &&
-		    !state_up(before)) {
+		if (h->isid == dt->cur.isid && rsid == dt->cur.rsid)
+			break; /* row 5: the current session's HELLO again */
+		dt->pend.isid = h->isid;
+		dt->pend.rsid = rsid;
+		dt->pend.next_id = 0;
+		if (!tunnel_pending(dt->t)) {
 			/* Row 4: no other session: this one is current. */
 			dt->cur = dt->pend;
 			memset(&dt->pend, 0, sizeof(dt->pend));
@@ -1034,7 +1048,7 @@ static void dispatch(struct dtunnel *dt, const struct wire_message *m,
 		}
 		break;
 	default:
-		if (in_pend) {
+		if (in_pend && tunnel_session(dt->t) != session) {
 			/* Row 22: the new session replaced the old one. */
 			dt->cur = dt->pend;
 			memset(&dt->pend, 0, sizeof(dt->pend));
@@ -1042,12 +1056,6 @@ static void dispatch(struct dtunnel *dt, const struct wire_message *m,
 		}
 		break;
 	}
-	if (h->type == WIRE_COMMIT && before == TUNNEL_REKEY_SENT &&
-	    !dt->cfg.initiator)
-		log_msg(CONFIG_LOG_INFO, dt->cfg.name,
-			"rekey collision: yielding to the initiator's commit");
-	if (h->type == WIRE_EPOCH_ACK && before == TUNNEL_JOIN_COMMIT_SENT)
-		dt->pending_trigger = CTL_TRIGGER_HANDSHAKE;
 	observe(dt, now, h->type == WIRE_CLOSE ? "closed by the peer" : NULL);
 }
 
@@ -1560,7 +1568,7 @@ static void tunnels_remove(struct daemon *d, const char *name)
 	for (size_t i = 0; i < d->n_tun; i++) {
 		if (strcmp(d->tun[i]->cfg.name, name) != 0)
 			continue;
-		dtunnel_stop(d->tun[i]);
+		dtunnel_stop(d->tun[i], "removed or changed by reload");
 		dtunnel_free(d->tun[i]);
 		memmove(&d->tun[i], &d->tun[i + 1],
 			(d->n_tun - i - 1) * sizeof(d->tun[0]));
@@ -1877,7 +1885,7 @@ void daemon_close(struct daemon *d)
 	if (!d)
 		return;
 	for (size_t i = 0; i < d->n_tun; i++) {
-		dtunnel_stop(d->tun[i]);
+		dtunnel_stop(d->tun[i], "epochd stopping");
 		dtunnel_free(d->tun[i]);
 	}
 	free(d->tun);
