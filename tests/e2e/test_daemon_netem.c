@@ -18,6 +18,9 @@
  *
  * usage: test_daemon_netem SITE1 GW1 GW2 SITE2 (as root where ESP works;
  * tests/e2e/run.sh runs it)
+ * environment (development): NETEM_REKEYS, PORT_REKEYS (counts),
+ * PORT_SUITE (suite of the port case, default xwing), DAEMON_ONLY=link or
+ * port, E2E_DAEMON_LOG_LEVEL=debug.
  */
 #include "tests/e2e/daemon_harness.h"
 
@@ -108,7 +111,8 @@ out:
 
 static void t_port_netem(void)
 {
-	struct dh_conf c = { .suite = "xwing" };
+	const char *suite = getenv("PORT_SUITE");
+	struct dh_conf c = { .suite = suite && *suite ? suite : "xwing" };
 	struct dh_flow fl[2] = { { .pid = -1, .fd = -1 },
 				 { .pid = -1, .fd = -1 } };
 	struct dh_flowres res[2];
