@@ -37,7 +37,7 @@
 #define CONFIG_MTU_MIN 576
 #define CONFIG_MTU_MAX 65535
 #define CONFIG_STATE_DIR_DEFAULT "/var/lib/epochd"
-#define CONFIG_CONTROL_DEFAULT "/run/epochd.sock"
+#define CONFIG_CONTROL_DEFAULT "/run/epochd/epochd.sock"
 
 #define CONFIG_REKEY_TIME_DEFAULT 3600 /* seconds */
 #define CONFIG_REKEY_TIME_MIN 10

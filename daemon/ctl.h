@@ -1,7 +1,7 @@
 /* The control channel between epochctl and epochd (DESIGN §8,
  * docs/control.md).
  *
- * A unix stream socket (default /run/epochd.sock, mode 0660). The client
+ * A unix stream socket (default /run/epochd/epochd.sock, mode 0660). The client
  * sends one request per line, a small JSON object such as
  * {"cmd":"status","tunnel":"t1"}; the daemon answers each with one JSON
  * line, {"ok":true,...} or {"ok":false,"error":"..."}. After a `watch`
@@ -28,7 +28,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define CTL_SOCKET_DEFAULT "/run/epochd.sock"
+#define CTL_SOCKET_DEFAULT "/run/epochd/epochd.sock"
 #define CTL_REQ_MAX 4096          /* one request line, newline included */
 #define CTL_OUT_MAX (1024 * 1024) /* queued replies/events per client */
 #define CTL_REPLY_MAX (4 * 1024 * 1024) /* a reply line, client side */
@@ -285,7 +285,7 @@ bool ctl_client_done(const struct ctl_client *c);
 /* ---- client side --------------------------------------------------------- */
 
 /* Connects to the daemon's socket (blocking). -1 with a message like
- * "cannot connect to /run/epochd.sock: No such file or directory (is epochd
+ * "cannot connect to /run/epochd/epochd.sock: No such file or directory (is epochd
  * running?)". */
 int ctl_connect(const char *path, char *err, size_t errlen);
 /* Makes the first line of acc available: returns 1 with *line_len its

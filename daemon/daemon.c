@@ -22,6 +22,7 @@
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/timerfd.h>
 #include <time.h>
 #include <unistd.h>
@@ -89,6 +90,10 @@ struct dtunnel {
 	/* Kernel counters of SAs already deleted. */
 	uint64_t old_bytes_in, old_bytes_out, old_pkts_in, old_pkts_out;
 	uint64_t last_in_pkts; /* inbound packets at the last DPD look */
+	/* Every inbound SA installed (current, staged, in grace): status
+	 * and DPD count them all. */
+	uint32_t in_spis[16];
+	size_t n_in_spis;
 	/* Rekeys and what status shows. */
 	uint64_t rekey_at;      /* monotonic ms, UINT64_MAX: none */
 	enum ctl_trigger pending_trigger, last_trigger;
@@ -578,21 +583,63 @@ static int op_alloc_spi(void *ctx, uint32_t *spi)
 	return EPOCH_OK;
 }
 
+/* Installs the tunnel's SA for spi in one direction; the key is wiped
+ * from the request. */
+static int sa_install(struct dtunnel *dt, bool in, uint32_t spi,
+		      const uint8_t *key, size_t key_len)
+{
+	struct xfrm_sa sa;
+	int rc;
+
+	sa_template(dt, in, spi, key, key_len, &sa);
+	rc = xfrm_sa_add(dt->x, &sa);
+	crypto_wipe(&sa, sizeof(sa));
+	if (rc < 0) {
+		xfrm_fail(dt, in ? "install inbound SA" :
+				   "install outbound SA");
+		return EPOCH_ERR_STATE;
+	}
+	return EPOCH_OK;
+}
+
 static int op_sa_in_add(void *ctx, uint32_t spi, const uint8_t *key,
 			size_t key_len)
 {
 	struct dtunnel *dt = ctx;
-	struct xfrm_sa sa;
-	int rc;
 
-	sa_template(dt, true, spi, key, key_len, &sa);
-	rc = xfrm_sa_add(dt->x, &sa);
-	crypto_wipe(&sa, sizeof(sa));
-	if (rc < 0) {
-		xfrm_fail(dt, "install inbound SA");
-		return EPOCH_ERR_STATE;
-	}
+	GUARD(sa_install(dt, true, spi, key, key_len));
+	if (dt->n_in_spis < sizeof(dt->in_spis) / sizeof(dt->in_spis[0]))
+		dt->in_spis[dt->n_in_spis++] = spi;
 	return EPOCH_OK;
+}
+
+static void in_spi_forget(struct dtunnel *dt, uint32_t spi)
+{
+	for (size_t i = 0; i < dt->n_in_spis; i++)
+		if (dt->in_spis[i] == spi) {
+			dt->in_spis[i] = dt->in_spis[--dt->n_in_spis];
+			return;
+		}
+}
+
+/* Inbound bytes and packets of every SA the tunnel has had. SAs the
+ * kernel no longer knows (a hard expiry) are forgotten. */
+static void count_in(struct dtunnel *dt, uint64_t *bytes, uint64_t *pkts)
+{
+	struct xfrm_sa_stats st;
+
+	*bytes = dt->old_bytes_in;
+	*pkts = dt->old_pkts_in;
+	for (size_t i = 0; i < dt->n_in_spis;) {
+		if (xfrm_sa_stats(dt->x, &dt->cfg.local, dt->in_spis[i],
+				  &st) < 0) {
+			in_spi_forget(dt, dt->in_spis[i]);
+			continue;
+		}
+		*bytes += st.bytes;
+		*pkts += st.packets;
+		i++;
+	}
 }
 
 /* Adds a deleted SA's counters to the tunnel's totals. */
@@ -617,6 +664,8 @@ static int sa_del(struct dtunnel *dt, bool in, uint32_t spi)
 	int rc;
 
 	count_deleted(dt, in, spi);
+	if (in)
+		in_spi_forget(dt, spi);
 	rc = xfrm_sa_delete(dt->x, in ? &dt->cfg.local : &dt->cfg.remote,
 			    spi);
 	if (rc < 0 && rc != -ENOENT) {
@@ -707,16 +756,8 @@ static int op_out_switch(void *ctx, uint32_t spi, const uint8_t *key,
 			 size_t key_len, uint32_t old_spi)
 {
 	struct dtunnel *dt = ctx;
-	struct xfrm_sa sa;
-	int rc;
 
-	sa_template(dt, false, spi, key, key_len, &sa);
-	rc = xfrm_sa_add(dt->x, &sa);
-	crypto_wipe(&sa, sizeof(sa));
-	if (rc < 0) {
-		xfrm_fail(dt, "install outbound SA");
-		return EPOCH_ERR_STATE;
-	}
+	GUARD(sa_install(dt, false, spi, key, key_len));
 	if (policies_out(dt, spi) < 0)
 		return EPOCH_ERR_STATE;
 	if (old_spi)
@@ -1020,8 +1061,9 @@ static void dispatch(struct dtunnel *dt, const struct wire_message *m,
 	    tunnel_state(dt->t) == TUNNEL_HELLO_SENT)
 		dt->cur.rsid = 0;
 	if (rc < 0) {
-		if (h->type == WIRE_HELLO || h->type == WIRE_WELCOME ||
-		    rc == EPOCH_ERR_CREDENTIAL)
+		/* A late copy of a handshake message is not a rejection. */
+		if ((h->type == WIRE_HELLO || h->type == WIRE_WELCOME ||
+		     rc == EPOCH_ERR_CREDENTIAL) && rc != EPOCH_ERR_STATE)
 			warn_rejected(dt, now, tname, rc, from);
 		else if (tunnel_collisions(dt->t) == collisions)
 			log_msg(CONFIG_LOG_DEBUG, dt->cfg.name,
@@ -1267,13 +1309,11 @@ static void arm_timer(struct daemon *d, uint64_t now)
 /* The peer is alive if our current inbound SA received packets. */
 static void look_for_traffic(struct dtunnel *dt, uint64_t now)
 {
-	struct xfrm_sa_stats st;
-	uint32_t spi = tunnel_spi_in(dt->t);
+	uint64_t bytes, pkts;
 
-	if (!spi || xfrm_sa_stats(dt->x, &dt->cfg.local, spi, &st) < 0)
-		return;
-	if (st.packets + dt->old_pkts_in != dt->last_in_pkts) {
-		dt->last_in_pkts = st.packets + dt->old_pkts_in;
+	count_in(dt, &bytes, &pkts);
+	if (pkts != dt->last_in_pkts) {
+		dt->last_in_pkts = pkts;
 		tunnel_traffic(dt->t, now);
 	}
 }
@@ -1286,6 +1326,8 @@ static void do_rekey(struct dtunnel *dt, enum ctl_trigger trig, uint64_t now)
 	rc = tunnel_rekey(dt->t, now);
 	if (rc < 0) {
 		dt->pending_trigger = CTL_TRIGGER_PEER;
+		if (dt->rekey_at == UINT64_MAX)
+			dt->rekey_at = now + REKEY_RETRY_MS;
 		log_msg(CONFIG_LOG_WARNING, dt->cfg.name,
 			"cannot start a rekey: %s", rc_text(rc));
 	}
@@ -1348,15 +1390,9 @@ static void status_of(struct dtunnel *dt, uint64_t now, struct ctl_status *st)
 	snprintf(st->esp, sizeof(st->esp), "%s", config_esp_name(dt->cfg.esp));
 	st->spi_in = tunnel_spi_in(dt->t);
 	st->spi_out = tunnel_spi_out(dt->t);
-	st->bytes_in = dt->old_bytes_in;
-	st->packets_in = dt->old_pkts_in;
+	count_in(dt, &st->bytes_in, &st->packets_in);
 	st->bytes_out = dt->old_bytes_out;
 	st->packets_out = dt->old_pkts_out;
-	if (st->spi_in &&
-	    xfrm_sa_stats(dt->x, &dt->cfg.local, st->spi_in, &ss) == 0) {
-		st->bytes_in += ss.bytes;
-		st->packets_in += ss.packets;
-	}
 	if (st->spi_out &&
 	    xfrm_sa_stats(dt->x, &dt->cfg.remote, st->spi_out, &ss) == 0) {
 		st->bytes_out += ss.bytes;
@@ -1718,6 +1754,26 @@ static int ep_add(struct daemon *d, int fd, uint64_t tag)
 	return epoll_ctl(d->ep, EPOLL_CTL_ADD, fd, &ev);
 }
 
+/* The control socket's directory (/run/epochd by default) is created
+ * 0750 when missing (systemd's RuntimeDirectory does it for the unit). */
+static int socket_dir(const char *path, char *err, size_t errlen)
+{
+	char dir[CONFIG_PATH_MAX];
+	char *slash;
+
+	snprintf(dir, sizeof(dir), "%s", path);
+	slash = strrchr(dir, '/');
+	if (!slash || slash == dir)
+		return 0;
+	*slash = 0;
+	if (mkdir(dir, 0750) < 0 && errno != EEXIST) {
+		errmsg_set(err, errlen, "cannot create %s: %s", dir,
+			   strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
 int daemon_check_config(const char *path, char *err, size_t errlen)
 {
 	struct config c;
@@ -1801,6 +1857,8 @@ int daemon_open(struct daemon **out, const struct daemon_opts *o, char *err,
 			   strerror(-rc));
 		goto fail;
 	}
+	if (socket_dir(d->cfg.global.control_socket, err, errlen) < 0)
+		goto fail;
 	d->ctl_fd = ctl_listen(d->cfg.global.control_socket, err, errlen);
 	if (d->ctl_fd < 0)
 		goto fail;

@@ -229,6 +229,19 @@ static void schedule_restart(struct tunnel *t, uint64_t now)
 	t->backoff = d > cap / 2 ? cap : d * 2;
 }
 
+/* Deletes every inbound SA of the tunnel: old ones in their grace
+ * period, the current one and a staged one. */
+static void delete_inbound(struct tunnel *t)
+{
+	for (size_t i = 0; i < t->n_old; i++)
+		t->ops.sa_in_del(t->ops.ctx, t->old[i].spi);
+	t->n_old = 0;
+	if (t->spi_in)
+		t->ops.sa_in_del(t->ops.ctx, t->spi_in);
+	if (t->spi_staged)
+		t->ops.sa_in_del(t->ops.ctx, t->spi_staged);
+}
+
 /* Keeps an inbound SA until now + grace, then tunnel_timer deletes it. */
 static int retire_in(struct tunnel *t, uint32_t spi, uint64_t now)
 {
@@ -605,13 +618,7 @@ static int switch_session(struct tunnel *t, const uint8_t *msg, size_t len,
 	crypto_wipe(key, sizeof(key));
 	GUARD(rc);
 	/* From here on the new session is the current one. */
-	for (size_t i = 0; i < t->n_old; i++)
-		t->ops.sa_in_del(t->ops.ctx, t->old[i].spi);
-	t->n_old = 0;
-	if (t->spi_in)
-		t->ops.sa_in_del(t->ops.ctx, t->spi_in);
-	if (t->spi_staged)
-		t->ops.sa_in_del(t->ops.ctx, t->spi_staged);
+	delete_inbound(t);
 	t->spi_in = spi;
 	t->spi_out = peer_spi;
 	t->spi_staged = 0;
@@ -832,13 +839,7 @@ void tunnel_traffic(struct tunnel *t, uint64_t now)
 /* Every SA of the tunnel deleted and the group wiped (rows 19, 20). */
 static void tear_down(struct tunnel *t)
 {
-	for (size_t i = 0; i < t->n_old; i++)
-		t->ops.sa_in_del(t->ops.ctx, t->old[i].spi);
-	t->n_old = 0;
-	if (t->spi_in)
-		t->ops.sa_in_del(t->ops.ctx, t->spi_in);
-	if (t->spi_staged)
-		t->ops.sa_in_del(t->ops.ctx, t->spi_staged);
+	delete_inbound(t);
 	if (t->spi_out)
 		t->ops.sa_out_del(t->ops.ctx, t->spi_out);
 	t->spi_in = t->spi_staged = t->spi_out = 0;

@@ -241,21 +241,28 @@ pid2=$!
 say "ip netns exec ${p}gw1 epochd -c gw1.conf   (pid $pid1, log gw1.log)"
 say "ip netns exec ${p}gw2 epochd -c gw2.conf   (pid $pid2, log gw2.log)"
 
+# Polls (limit tmo) until both gateways are up with one epoch above $1;
+# sets ts (start), j1, j2, e1. $2 names the failure.
+wait_up() {
+	ts=$(date +%s)
+	lim=$((ts + tmo))
+	while :; do
+		alive
+		j1=$(st gw1); j2=$(st gw2)
+		e1=$(jget "$j1" epoch); e2=$(jget "$j2" epoch)
+		if [ "$(jget "$j1" state)" = up ] &&
+		   [ "$(jget "$j2" state)" = up ] &&
+		   [ -n "$e1" ] && [ "$e1" = "$e2" ] && [ "$e1" -gt "$1" ]; then
+			return 0
+		fi
+		[ "$(date +%s)" -lt "$lim" ] ||
+			fail "$2 after $tmo s (gw1: $j1; gw2: $j2)"
+		sleep 0.2
+	done
+}
+
 hdr "Wait for the tunnel (MLS handshake, then ESP SAs in the kernel)"
-ts=$(date +%s)
-lim=$((ts + tmo))
-while :; do
-	alive
-	j1=$(st gw1); j2=$(st gw2)
-	e1=$(jget "$j1" epoch); e2=$(jget "$j2" epoch)
-	if [ "$(jget "$j1" state)" = up ] && [ "$(jget "$j2" state)" = up ] &&
-	   [ -n "$e1" ] && [ "$e1" = "$e2" ]; then
-		break
-	fi
-	[ "$(date +%s)" -lt "$lim" ] ||
-		fail "no tunnel after $tmo s (gw1: $j1; gw2: $j2)"
-	sleep 0.2
-done
+wait_up 0 "no tunnel"
 say "up after $(($(date +%s) - ts)) s: epoch $e1 on both gateways"
 say "epochd's log lines so far:"
 cat "$dir/gw1.log" "$dir/gw2.log" | indent
@@ -281,20 +288,7 @@ done
 hdr "Rekey: epochctl rekey $name (on gw1)"
 "$bin/epochctl" -s "$dir/gw1.sock" rekey "$name" 2>&1 | indent
 old=$(jget "$before1" epoch)
-ts=$(date +%s)
-lim=$((ts + tmo))
-while :; do
-	alive
-	j1=$(st gw1); j2=$(st gw2)
-	e1=$(jget "$j1" epoch); e2=$(jget "$j2" epoch)
-	if [ "$(jget "$j1" state)" = up ] && [ "$(jget "$j2" state)" = up ] &&
-	   [ -n "$e1" ] && [ "$e1" = "$e2" ] && [ "$e1" -gt "$old" ]; then
-		break
-	fi
-	[ "$(date +%s)" -lt "$lim" ] ||
-		fail "no new epoch after $tmo s (gw1: $j1; gw2: $j2)"
-	sleep 0.2
-done
+wait_up "$old" "no new epoch"
 say "new epoch $e1 on both gateways after $(($(date +%s) - ts)) s"
 say "ping again, now through the new SAs:"
 ip netns exec "$s1" ping -n -c 3 -i 0.5 -W 5 203.0.113.2 2>&1 | indent

@@ -306,7 +306,10 @@ struct nlmsghdr *xfrm_build_sa(void *buf, size_t cap, uint16_t type,
 	if (!nlh)
 		return NULL;
 	p = mnl_nlmsg_get_payload(nlh);
-	if (sel_to_k(&p->sel, &sa->sel, sa->src.family))
+	/* An SA with no selector carries both inner families (AF_UNSPEC:
+	 * the kernel sets up both inner modes of a tunnel-mode SA), so one
+	 * SA serves a tunnel whose selectors mix IPv4 and IPv6. */
+	if (sel_to_k(&p->sel, &sa->sel, AF_UNSPEC))
 		return bad();
 	addr_to_k(&p->id.daddr, &sa->dst);
 	p->id.spi = htonl(sa->spi);

@@ -81,8 +81,8 @@ struct xfrm_sa {
 	uint32_t mark, mark_mask; /* mark_mask 0: no mark */
 	uint32_t if_id;          /* 0: none */
 	struct xfrm_lifetime lft;
-	/* Inner traffic the SA may carry; all zero: any, of the outer
-	 * family. An inner family other than the outer one (IPv6 over IPv4)
+	/* Inner traffic the SA may carry; all zero: any, IPv4 and IPv6
+	 * (selector family AF_UNSPEC). An inner family other than the outer one (IPv6 over IPv4)
 	 * is allowed. */
 	struct xfrm_selector sel;
 };

@@ -75,7 +75,7 @@ static void test_example(void)
 	CHECK(g->port == 7450);
 	CHECK(strcmp(g->private_key, "/etc/epochd/private.key") == 0);
 	CHECK(strcmp(g->state_dir, "/var/lib/epochd") == 0);
-	CHECK(strcmp(g->control_socket, "/run/epochd.sock") == 0);
+	CHECK(strcmp(g->control_socket, "/run/epochd/epochd.sock") == 0);
 	CHECK(strcmp(g->pid_file, "") == 0);
 	CHECK(g->log_level == CONFIG_LOG_INFO);
 	CHECK(g->log_target == CONFIG_LOG_STDERR);
@@ -165,7 +165,7 @@ static void test_defaults(void)
 	CHECK(c.global.mtu == 1280);
 	CHECK(strcmp(c.global.private_key, "/k") == 0);
 	CHECK(strcmp(c.global.state_dir, "/var/lib/epochd") == 0);
-	CHECK(strcmp(c.global.control_socket, "/run/epochd.sock") == 0);
+	CHECK(strcmp(c.global.control_socket, "/run/epochd/epochd.sock") == 0);
 	CHECK(c.global.pid_file[0] == '\0');
 	CHECK(c.global.log_level == CONFIG_LOG_INFO);
 	CHECK(c.global.log_target == CONFIG_LOG_STDERR);

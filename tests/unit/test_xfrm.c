@@ -174,8 +174,10 @@ static void test_build_newsa(void)
 		     NLA_ALIGN(NLA_HDRLEN + sizeof(*mk)) +
 		     NLA_ALIGN(NLA_HDRLEN + 4));
 	p = mnl_nlmsg_get_payload(nlh);
-	/* selector: all zero = any, of the outer family */
-	CHECK_EQ_U64(p->sel.family, AF_INET);
+	/* selector: all zero = any inner family (AF_UNSPEC, kept by the
+	 * kernel only with XFRM_STATE_AF_UNSPEC) */
+	CHECK_EQ_U64(p->sel.family, AF_UNSPEC);
+	CHECK(p->flags & XFRM_STATE_AF_UNSPEC);
 	CHECK_EQ_U64(p->sel.prefixlen_s, 0);
 	CHECK_EQ_U64(p->sel.prefixlen_d, 0);
 	v4(&p->sel.saddr, "0.0.0.0", &ok);
@@ -201,7 +203,7 @@ static void test_build_newsa(void)
 	CHECK_EQ_U64(p->family, AF_INET);
 	CHECK_EQ_U64(p->mode, XFRM_MODE_TUNNEL);
 	CHECK_EQ_U64(p->replay_window, 32);
-	CHECK_EQ_U64(p->flags, 0);
+	CHECK_EQ_U64(p->flags, XFRM_STATE_AF_UNSPEC);
 
 	CHECK_EQ_U64(n_attrs(nlh, sizeof(*p)), 3);
 	a = attr(nlh, sizeof(*p), XFRMA_ALG_AEAD);
@@ -251,7 +253,7 @@ static void test_build_sa_esn(void)
 		return;
 	CHECK_EQ_U64(nlh->nlmsg_type, XFRM_MSG_UPDSA);
 	p = mnl_nlmsg_get_payload(nlh);
-	CHECK_EQ_U64(p->flags, XFRM_STATE_ESN);
+	CHECK_EQ_U64(p->flags, XFRM_STATE_ESN | XFRM_STATE_AF_UNSPEC);
 	CHECK_EQ_U64(p->replay_window, 0);
 	CHECK_EQ_U64(n_attrs(nlh, sizeof(*p)), 2);
 	a = attr(nlh, sizeof(*p), XFRMA_ALG_AEAD);
@@ -286,7 +288,7 @@ static void test_build_sa_esn(void)
 	if (!CHECK(nlh != NULL))
 		return;
 	p = mnl_nlmsg_get_payload(nlh);
-	CHECK_EQ_U64(p->flags, 0);
+	CHECK_EQ_U64(p->flags, XFRM_STATE_AF_UNSPEC);
 	CHECK_EQ_U64(p->replay_window, 0);
 	a = attr(nlh, sizeof(*p), XFRMA_REPLAY_ESN_VAL);
 	if (CHECK(a != NULL)) {
