@@ -862,6 +862,35 @@ int dh_netem(struct dh_env *e, const char *args, int port)
 	return 0;
 }
 
+long dh_netem_drops(struct dh_env *e)
+{
+	long sum = 0;
+
+	for (int gw = 0; gw < 2; gw++) {
+		char cmd[256], line[512];
+		bool netem = false;
+		FILE *p;
+
+		snprintf(cmd, sizeof(cmd),
+			 "ip netns exec %s tc -s qdisc show dev %s",
+			 e->ns_gw[gw], gw_dev[gw]);
+		p = popen(cmd, "r");
+		if (!p)
+			return -1;
+		while (fgets(line, sizeof(line), p)) {
+			const char *d = strstr(line, "(dropped ");
+
+			if (!strncmp(line, "qdisc ", 6))
+				netem = !strncmp(line, "qdisc netem ", 12);
+			else if (netem && d)
+				sum += strtol(d + 9, NULL, 10);
+		}
+		if (pclose(p) != 0)
+			return -1;
+	}
+	return sum;
+}
+
 int dh_netem_off(struct dh_env *e)
 {
 	int bad = 0;

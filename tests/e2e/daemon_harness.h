@@ -164,6 +164,8 @@ int dh_sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  * UDP to that port (prio qdisc, u32 filter on the destination port;
  * esp-in-vm.md §8). 0 or -1. */
 int dh_netem(struct dh_env *e, const char *args, int port);
+/* Packets the netem qdiscs of both gateways dropped so far, or -1. */
+long dh_netem_drops(struct dh_env *e);
 /* Removes it again (also done by dh_cleanup); prints the netem qdiscs'
  * statistics first (drops). */
 int dh_netem_off(struct dh_env *e);

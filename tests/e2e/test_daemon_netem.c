@@ -69,6 +69,7 @@ static void t_link_netem(void)
 	struct dh_conf c = { .suite = "x25519-aes128" };
 	struct dh_rekeys r;
 	struct dh_status st[2];
+	long drops;
 	int done;
 
 	if (!CHECK(dh_start_both(E, &c) == 0))
@@ -95,9 +96,12 @@ static void t_link_netem(void)
 		/* The loss made the daemons retransmit. */
 		CHECK(st[0].retransmits + st[1].retransmits > 0);
 	}
-	printf("NETEM-LINK rekeys=%d epochs_equal=%s state=%s,%s\n", done,
+	drops = dh_netem_drops(E);
+	printf("NETEM-LINK rekeys=%d epochs_equal=%s state=%s,%s "
+	       "netem_drops=%ld\n", done,
 	       st[0].epoch == st[1].epoch ? "yes" : "no", st[0].state,
-	       st[1].state);
+	       st[1].state, drops);
+	CHECK(drops > 0); /* the netem was in the path */
 	CHECK(dh_netem_off(E) == 0);
 	/* Traffic through the tunnel once the link is clean. */
 	if (CHECK(dh_wait_synced(E, 1, 30000, st) == 0))
@@ -122,6 +126,7 @@ static void t_port_netem(void)
 	bool flows = false;
 	char extra[256];
 	int done, coll0, coll;
+	long drops;
 	uint64_t t_grace;
 
 	if (!CHECK(dh_start_both(E, &c) == 0))
@@ -153,7 +158,9 @@ static void t_port_netem(void)
 		for (int gw = 0; gw < 2; gw++)
 			printf("  %s: %d inbound, %d outbound SAs\n",
 			       E->ns_gw[gw], sas[gw].n_in, sas[gw].n_out);
-	/* The netem qdiscs' statistics (drops) before they go. */
+	drops = dh_netem_drops(E);
+	printf("  netem dropped %ld packets to port %d\n", drops, DH_PORT);
+	CHECK(drops > 0); /* the netem was in the daemons' path */
 	CHECK(dh_netem_off(E) == 0);
 	/* (Reported either way: the figures say what went wrong.) */
 	if (!CHECK(dh_wait_synced(E, 1, 30000, st) == 0))
