@@ -127,6 +127,7 @@ static void t_port_netem(void)
 	char extra[256];
 	int done, coll0, coll;
 	long drops;
+	bool one_sa;
 	uint64_t t_grace;
 
 	if (!CHECK(dh_start_both(E, &c) == 0))
@@ -149,8 +150,9 @@ static void t_port_netem(void)
 	coll = dh_log_count(E, 1, "rekey collision") - coll0;
 	/* The grace periods end under the same netem. */
 	t_grace = dh_now_ms();
-	if (CHECK(dh_wait_one_sa_each(E, done == n_port ? GRACE_MS : 40000,
-					 sas) == 0))
+	one_sa = dh_wait_one_sa_each(E, done == n_port ? GRACE_MS : 40000,
+				     sas) == 0;
+	if (CHECK(one_sa))
 		printf("  one SA per direction per gateway %.1f s after the "
 		       "last rekey\n",
 		       (double)(dh_now_ms() - t_grace) / 1e3);
@@ -167,7 +169,8 @@ static void t_port_netem(void)
 		for (int gw = 0; gw < 2; gw++)
 			if (dh_status(E, gw, &st[gw]) != 0)
 				printf("  no status from %s\n", E->ns_gw[gw]);
-	for (int gw = 0; gw < 2; gw++) {
+	for (int gw = 0; gw < 2 && one_sa; gw++) {
+		/* The one SA each way is the one the status names. */
 		CHECK_EQ_U64(sas[gw].spi_in[0], st[gw].spi_in);
 		CHECK_EQ_U64(sas[gw].spi_out[0], st[gw].spi_out);
 	}

@@ -78,7 +78,7 @@ static void t_rekey_zero_loss(void)
 	int coll0[2] = { 0, 0 }, coll_i, coll_r, done = 0;
 	uint64_t t_grace;
 	char extra[256];
-	bool flows = false;
+	bool flows = false, one_sa;
 
 	if (!CHECK(dh_start_both(E, &c) == 0))
 		goto out;
@@ -118,7 +118,8 @@ stop:
 
 	/* One SA per direction per gateway, once the grace periods end. */
 	t_grace = dh_now_ms();
-	if (CHECK(dh_wait_one_sa_each(E, GRACE_MS, sas) == 0))
+	one_sa = dh_wait_one_sa_each(E, GRACE_MS, sas) == 0;
+	if (CHECK(one_sa))
 		printf("  one SA per direction per gateway %.1f s after the "
 		       "last rekey\n",
 		       (double)(dh_now_ms() - t_grace) / 1e3);
@@ -132,7 +133,8 @@ stop:
 		for (int gw = 0; gw < 2; gw++)
 			if (dh_status(E, gw, &st[gw]) != 0)
 				printf("  no status from %s\n", E->ns_gw[gw]);
-	for (int gw = 0; gw < 2; gw++) {
+	for (int gw = 0; gw < 2 && one_sa; gw++) {
+		/* The one SA each way is the one the status names. */
 		CHECK_EQ_U64(sas[gw].spi_in[0], st[gw].spi_in);
 		CHECK_EQ_U64(sas[gw].spi_out[0], st[gw].spi_out);
 	}
