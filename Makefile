@@ -325,6 +325,9 @@ fuzz: $(FUZZ_BIN)
 E2E_SRC   := $(sort $(wildcard tests/e2e/test_*.c))
 E2E_BIN   := $(E2E_SRC:tests/e2e/%.c=$(BUILD)/tests/e2e/%)
 E2E_CHECK := tests/e2e/check-e2e.sh $(BUILD)
+# The daemon tests (tests/e2e/test_daemon*.c) share a harness.
+$(filter $(BUILD)/tests/e2e/test_daemon%,$(E2E_BIN)): \
+		$(BUILD)/obj/tests/e2e/daemon_harness.o
 
 .PHONY: check-e2e vm-assets
 

@@ -80,6 +80,11 @@ void test_fail(const char *file, int line, const char *fmt, ...)
 	fflush(stdout);
 }
 
+unsigned test_case_failures(void)
+{
+	return in_case ? case_failures : 0;
+}
+
 void test_note(const char *fmt, ...)
 {
 	va_list ap;

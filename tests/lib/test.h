@@ -20,6 +20,8 @@ void test_run(const char *name, void (*fn)(void));
 void test_skip(const char *name, const char *reason);
 /* Prints the summary line; returns 0 if nothing failed, else 1. */
 int test_main_end(const char *prog);
+/* Failures counted so far in the current case (0 outside a case). */
+unsigned test_case_failures(void);
 /* Counts and prints a failure in the current case (used by the macros). */
 void test_fail(const char *file, int line, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
