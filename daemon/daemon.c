@@ -82,6 +82,11 @@ struct dtunnel {
 	uint32_t last_req_id;
 	bool have_last_req;
 	struct wire_reasm ra;
+	/* Our last response, resent when a fragment of the request it
+	 * answered arrives again (docs/protocol.md §4.4). */
+	struct wire_datagrams resp;
+	struct wire_header resp_req;  /* the request's header */
+	uint64_t resp_sent;           /* monotonic ms */
 	/* While tunnel_receive runs: the request being answered. */
 	const struct wire_header *cur_hdr;
 	uint64_t cur_rsid;
@@ -543,6 +548,13 @@ static int op_send(void *ctx, enum tunnel_msg type, bool response,
 
 		send_dgram(dt, to, tolen, p, l);
 	}
+	if (response && type != TUNNEL_MSG_WELCOME) {
+		wire_datagrams_free(&dt->resp);
+		dt->resp = dg;
+		dt->resp_req = *dt->cur_hdr;
+		dt->resp_sent = mono_ms();
+		memset(&dg, 0, sizeof(dg));
+	}
 	log_msg(CONFIG_LOG_DEBUG, dt->cfg.name,
 		"sent %s%s id %u, %zu bytes in %zu datagrams",
 		wire_type_name(type), response ? " response" : "", h.msg_id,
@@ -807,6 +819,7 @@ static void dtunnel_free(struct dtunnel *dt)
 		return;
 	tunnel_free(dt->t);
 	wire_reasm_free(&dt->ra);
+	wire_datagrams_free(&dt->resp);
 	xfrm_close(dt->x);
 	crypto_wipe(dt, sizeof(*dt));
 	free(dt);
@@ -1129,6 +1142,37 @@ static void dispatch(struct dtunnel *dt, const struct wire_message *m,
 	observe(dt, now, h->type == WIRE_CLOSE ? "closed by the peer" : NULL);
 }
 
+/* A fragment of the request our last response answered: the peer did
+ * not get the response (a lost EPOCH_ACK). Its datagrams go out again at
+ * once, at most every 100 ms, without waiting for the whole request
+ * again: under loss a complete copy of a 4-fragment COMMIT is rare, a
+ * fragment of it is not. Not for WELCOME (responses to HELLO are not
+ * worth an amplifier); those come from the tunnel's duplicate check. */
+static bool resend_response(struct dtunnel *dt, const struct wire_header *h,
+			    const struct sockaddr_storage *src,
+			    socklen_t srclen, uint64_t now)
+{
+	const struct wire_header *q = &dt->resp_req;
+
+	if (!dt->resp.count || (h->flags & WIRE_F_RESPONSE) ||
+	    h->type != q->type || h->isid != q->isid || h->rsid != q->rsid ||
+	    h->msg_id != q->msg_id || h->total_len != q->total_len)
+		return false;
+	if (now - dt->resp_sent >= 100) {
+		for (size_t i = 0; i < dt->resp.count; i++) {
+			size_t l;
+			const uint8_t *p = wire_datagram(&dt->resp, i, &l);
+
+			send_dgram(dt, src, srclen, p, l);
+		}
+		dt->resp_sent = now;
+		log_msg(CONFIG_LOG_DEBUG, dt->cfg.name,
+			"%s id %u again: its response resent",
+			wire_type_name(h->type), h->msg_id);
+	}
+	return true;
+}
+
 static struct dtunnel *tunnel_by_addr(struct daemon *d,
 				      const struct xfrm_addr *from,
 				      const struct xfrm_addr *to, bool have_to)
@@ -1179,6 +1223,8 @@ static void on_datagram(struct daemon *d, const uint8_t *buf, size_t len,
 			rc_name(rc));
 		return;
 	}
+	if (resend_response(dt, &h, src, srclen, now))
+		return;
 	rc = wire_reasm_feed(&dt->ra, &h, frag, flen, now, &m);
 	if (rc < 0) {
 		log_msg(CONFIG_LOG_DEBUG, dt->cfg.name,

@@ -738,6 +738,17 @@ static int on_keepalive(struct tunnel *t, bool response, const uint8_t *msg,
 	if (!t->g || (t->state != TUNNEL_ESTABLISHED &&
 		      t->state != TUNNEL_REKEY_SENT))
 		return EPOCH_ERR_STATE;
+	/* While our commit waits for its EPOCH_ACK, a KEEPALIVE of the
+	 * staged epoch (the peer applied the commit, its ACK was lost) must
+	 * not apply the commit behind the tunnel's back: only the ACK
+	 * carries the peer's new SPI. It is dropped; our COMMIT's next
+	 * retransmission fetches the cached ACK. */
+	if (t->state == TUNNEL_REKEY_SENT) {
+		uint64_t e;
+
+		if (!peek_epoch(msg, len, &e) || e != mls_group_epoch(t->g))
+			return EPOCH_ERR_EPOCH;
+	}
 	GUARD(mls_group_process(t->g, msg, len, &r));
 	if (r.content_type != MLS_CONTENT_APPLICATION || r.app_len != 0)
 		return EPOCH_ERR_MALFORMED;
@@ -962,14 +973,17 @@ int tunnel_timer(struct tunnel *t, uint64_t now)
 		schedule_restart(t, now);
 		return EPOCH_ERR_STATE;
 	}
-	request_clear(t);
 	if (t->state == TUNNEL_REKEY_SENT) {
-		GUARD(mls_group_discard(t->g));
-		if (t->spi_staged)
-			GUARD(t->ops.sa_in_del(t->ops.ctx, t->spi_staged));
-		t->spi_staged = 0;
-		t->state = TUNNEL_ESTABLISHED;
-	} else if (t->state != TUNNEL_ESTABLISHED) {
+		/* Row 16: our COMMIT went unanswered for the whole schedule.
+		 * The peer may have applied it (only its ACKs were lost), so
+		 * neither epoch is safe to keep: as for a dead peer (row 19),
+		 * everything is deleted and the initiator starts again. */
+		tear_down(t);
+		schedule_restart(t, now);
+		return EPOCH_ERR_STATE;
+	}
+	request_clear(t);
+	if (t->state != TUNNEL_ESTABLISHED) {
 		if (t->spi_staged)
 			t->ops.sa_in_del(t->ops.ctx, t->spi_staged);
 		t->spi_staged = 0;
