@@ -166,7 +166,7 @@ static void t_down_up(void)
 	CHECK(dh_wait_log(E, 1, "t1: down: closed by the peer", 1, UP_MS) ==
 	      0);
 	for (int gw = 0; gw < 2; gw++) {
-		CHECK(dh_sas(E, gw, &s) == 0);
+		CHECK(dh_sas(E, gw, &s) >= 0);
 		CHECK(s.n_in == 0 && s.n_out == 0);
 	}
 	/* Fail-closed: the policies stay, site traffic is dropped. */
@@ -230,7 +230,7 @@ static void t_reload(void)
 
 	if (!CHECK(dh_wait_synced(E, 1, UP_MS, st) == 0))
 		goto out;
-	CHECK(dh_sas(E, 0, &s0) == 0);
+	CHECK(dh_sas(E, 0, &s0) >= 0);
 	pol = dh_policies(E, 0);
 	snprintf(orig, sizeof(orig), "%s.orig", E->d[0].conf);
 	if (!CHECK(rename(E->d[0].conf, orig) == 0))
@@ -249,7 +249,7 @@ static void t_reload(void)
 	/* t1 untouched: same epoch, same SAs. */
 	CHECK(dh_status(E, 0, &a) == 0 && a.epoch == st[0].epoch &&
 	      a.spi_in == st[0].spi_in && a.spi_out == st[0].spi_out);
-	CHECK(dh_sas(E, 0, &s1) == 0 && s1.n_in == s0.n_in &&
+	CHECK(dh_sas(E, 0, &s1) >= 0 && s1.n_in == s0.n_in &&
 	      s1.n_out == s0.n_out && s1.spi_in[0] == s0.spi_in[0]);
 	/* An error: refused with file:line, nothing changes. */
 	CHECK(conf_variant(orig, E->d[0].conf, false, true, &bad) == 0);
