@@ -45,6 +45,7 @@
 /* The tunnel's request schedule: the first retransmission after 500 ms,
  * doubling; max_tries sends cover dpd_timeout (tunnel_cfg). */
 #define RETRANSMIT_MS 500
+#define RETRANSMIT_CAP_MS 2000
 #define RESTART_MS 2000
 #define RESTART_MAX_MS 60000
 /* A rekey that gave up is tried again this much later. */
@@ -886,6 +887,7 @@ static struct dtunnel *dtunnel_new(struct daemon *d,
 	tries = tries_for(c->dpd_timeout);
 	tc.retransmit_ms = RETRANSMIT_MS;
 	tc.max_tries = tries;
+	tc.retransmit_cap_ms = RETRANSMIT_CAP_MS;
 	tc.dpd_ms = (uint64_t)c->dpd_interval * 1000;
 	tc.restart_ms = RESTART_MS;
 	tc.restart_max_ms = RESTART_MAX_MS;

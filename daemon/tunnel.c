@@ -30,6 +30,7 @@ struct tunnel {
 	size_t req_len;
 	unsigned tries;
 	uint64_t retx_at, retx_ms;
+	uint64_t give_up_at; /* with retransmit_cap_ms */
 	/* The last request we answered and our answer, for duplicates. */
 	uint8_t *last_req, *last_resp;
 	size_t last_req_len, last_resp_len;
@@ -137,6 +138,8 @@ static int request_send(struct tunnel *t, enum tunnel_msg type,
 	t->tries = 1;
 	t->retx_ms = t->cfg.retransmit_ms;
 	t->retx_at = now + t->retx_ms;
+	t->give_up_at = now + t->cfg.retransmit_ms *
+				      ((UINT64_C(1) << t->cfg.max_tries) - 1);
 	return t->ops.send(t->ops.ctx, type, false, t->req, t->req_len);
 }
 
@@ -957,11 +960,17 @@ int tunnel_timer(struct tunnel *t, uint64_t now)
 		return keepalive_send(t, now);
 	if (!t->req || now < t->retx_at)
 		return EPOCH_OK;
-	if (t->tries < t->cfg.max_tries) {
+	if (t->cfg.retransmit_cap_ms ? now < t->give_up_at :
+				       t->tries < t->cfg.max_tries) {
 		t->tries++;
 		t->retransmissions++;
 		t->retx_ms *= 2;
+		if (t->cfg.retransmit_cap_ms &&
+		    t->retx_ms > t->cfg.retransmit_cap_ms)
+			t->retx_ms = t->cfg.retransmit_cap_ms;
 		t->retx_at = now + t->retx_ms;
+		if (t->cfg.retransmit_cap_ms && t->retx_at > t->give_up_at)
+			t->retx_at = t->give_up_at;
 		return t->ops.send(t->ops.ctx, t->req_type, false, t->req,
 				   t->req_len);
 	}

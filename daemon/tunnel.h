@@ -76,6 +76,14 @@ struct tunnel_cfg {
 	size_t params_len;              /* extension content), responder */
 	uint64_t retransmit_ms;         /* first retransmission, doubles */
 	unsigned max_tries;             /* sends of one request */
+	uint64_t retransmit_cap_ms;     /* 0: the interval doubles, max_tries
+					 * sends. Else it doubles up to this
+					 * cap and sends go on until the same
+					 * give-up time, retransmit_ms *
+					 * (2^max_tries - 1) after the first:
+					 * more copies, so the fragments of a
+					 * long message get through heavy
+					 * loss */
 	uint64_t dpd_ms;                /* no sign of the peer this long: a
 					 * KEEPALIVE (0: never) */
 	uint64_t restart_ms;            /* initiator: new handshake this

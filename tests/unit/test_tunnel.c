@@ -176,6 +176,7 @@ struct pair {
 static struct {
 	const struct crypto_rng *rng0;
 	uint64_t restart_max_ms;
+	uint64_t retransmit_cap_ms;
 } opt;
 
 static void side_cfg(struct pair *p, int i, uint16_t suite, bool wrong_key,
@@ -207,6 +208,7 @@ static void side_cfg(struct pair *p, int i, uint16_t suite, bool wrong_key,
 	c.dpd_ms = 30000;
 	c.restart_ms = 2000;
 	c.restart_max_ms = opt.restart_max_ms;
+	c.retransmit_cap_ms = opt.retransmit_cap_ms;
 	*cfg = c;
 }
 
@@ -564,6 +566,43 @@ static void test_give_up_and_wrong_key(void)
 		CHECK(p.s[1].k.n_in == 0 && !p.s[1].k.has_out);
 	}
 	pair_free(&p);
+}
+
+/* With retransmit_cap_ms (what epochd uses) the interval doubles up to
+ * the cap and the sends go on until the same give-up time: 500 ms
+ * doubling to 2 s, give-up at 500 * (2^5 - 1) = 15.5 s: sends at 0, 0.5,
+ * 1.5, 3.5, 5.5, ..., 13.5 s (8 retransmissions). A rekey whose ACKs
+ * are all lost still completes as soon as one gets through. */
+static void test_retransmit_cap(void)
+{
+	struct pair p;
+
+	opt.retransmit_cap_ms = 2000;
+	if (pair_init(&p, 1, false)) {
+		p.net.drop_next[0] = 100;
+		CHECK_OK(tunnel_start(p.s[0].t, p.now));
+		advance(&p, 15400);
+		CHECK(tunnel_state(p.s[0].t) == TUNNEL_HELLO_SENT);
+		CHECK_EQ_U64(tunnel_retransmissions(p.s[0].t), 8);
+		advance(&p, 200);
+		CHECK(tunnel_state(p.s[0].t) == TUNNEL_DOWN);
+		CHECK_EQ_U64(tunnel_retransmissions(p.s[0].t), 8);
+		p.net.drop_next[0] = 0;
+		advance(&p, 2600);
+		in_step(&p);
+		/* the responder's ACKs lost for 12 s: the COMMIT keeps
+		 * coming every 2 s and the cached ACK ends the rekey */
+		CHECK_OK(tunnel_rekey(p.s[0].t, p.now));
+		p.net.drop_next[1] = 100;
+		advance(&p, 12000);
+		CHECK(tunnel_state(p.s[0].t) == TUNNEL_REKEY_SENT);
+		p.net.drop_next[1] = 0;
+		advance(&p, 2100);
+		CHECK(tunnel_state(p.s[0].t) == TUNNEL_ESTABLISHED);
+		CHECK_EQ_U64(tunnel_epoch(p.s[0].t), tunnel_epoch(p.s[1].t));
+	}
+	pair_free(&p);
+	opt.retransmit_cap_ms = 0;
 }
 
 /* Kernel expiry events (row 18). */
@@ -1091,6 +1130,7 @@ int main(int argc, char **argv)
 	test_run("collisions", test_collisions);
 	test_run("loss_and_duplicates", test_loss_and_duplicates);
 	test_run("give_up_and_wrong_key", test_give_up_and_wrong_key);
+	test_run("retransmit_cap", test_retransmit_cap);
 	test_run("expiry", test_expiry);
 	test_run("dpd_and_down", test_dpd_and_down);
 	test_run("forged_collision", test_forged_collision);
