@@ -385,14 +385,6 @@ static void observe(struct dtunnel *dt, uint64_t now, const char *why)
 		log_msg(CONFIG_LOG_NOTICE, name, "down: %s",
 			why ? why : "peer not answering");
 		event(dt, CTL_EVENT_DOWN, why ? why : "peer not answering");
-	} else if (dt->seen_state == TUNNEL_REKEY_SENT &&
-		   s == TUNNEL_ESTABLISHED && e == dt->seen_epoch) {
-		/* Row 16: our rekey was given up; try again later. */
-		log_msg(CONFIG_LOG_NOTICE, name,
-			"rekey to epoch %llu given up: peer not answering",
-			(unsigned long long)e + 1);
-		dt->pending_trigger = CTL_TRIGGER_PEER;
-		dt->rekey_at = now + REKEY_RETRY_MS;
 	} else if (!was && !is && dt->seen_state != TUNNEL_DOWN &&
 		   s == TUNNEL_DOWN) {
 		log_msg(CONFIG_LOG_NOTICE, name,
