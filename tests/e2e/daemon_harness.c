@@ -81,9 +81,8 @@ static void on_signal(int sig)
 	_exit(128 + sig);
 }
 
-/* Runs argv with stdout captured into out (one line, newline removed).
- * Returns the exit status or -1. */
-static int run_capture(char *const argv[], char *out, size_t cap)
+int dh_run_output(char *const argv[], bool with_stderr, char *out,
+		  size_t cap)
 {
 	int pfd[2], st;
 	size_t len = 0;
@@ -97,6 +96,8 @@ static int run_capture(char *const argv[], char *out, size_t cap)
 		return -1;
 	if (pid == 0) {
 		dup2(pfd[1], 1);
+		if (with_stderr)
+			dup2(pfd[1], 2);
 		execv(argv[0], argv);
 		perror(argv[0]);
 		_exit(127);
@@ -113,10 +114,16 @@ static int run_capture(char *const argv[], char *out, size_t cap)
 	}
 	close(pfd[0]);
 	out[len] = 0;
-	out[strcspn(out, "\n")] = 0;
 	if (waitpid(pid, &st, 0) != pid)
 		return -1;
 	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+int dh_env_int(const char *name, int def)
+{
+	const char *v = getenv(name);
+
+	return v && *v ? atoi(v) : def;
 }
 
 /* A writable directory for the run: /run (tmpfs in the VM, root's on a
@@ -211,7 +218,8 @@ int dh_init(struct dh_env *e, int argc, char **argv)
 		av[1] = "genkey";
 		av[2] = e->key[gw];
 		av[3] = NULL;
-		rc = run_capture(av, e->pub[gw], sizeof(e->pub[gw]));
+		rc = dh_run_output(av, false, e->pub[gw], sizeof(e->pub[gw]));
+		e->pub[gw][strcspn(e->pub[gw], "\n")] = 0;
 		if (rc != 0 || strlen(e->pub[gw]) != 44) {
 			printf("FAIL harness: epochctl genkey %s: exit %d, "
 			       "'%s'\n", e->key[gw], rc, e->pub[gw]);

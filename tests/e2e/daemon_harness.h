@@ -153,6 +153,14 @@ int dh_wait_log(struct dh_env *e, int gw, const char *needle, int n,
  * 0.2 s; returns the replies received (or -1). */
 int dh_ping(struct dh_env *e, int s, int count);
 
+/* Runs argv (absolute path), its stdout (and stderr if with_stderr)
+ * into out (NUL-terminated, at most cap - 1 bytes). Returns the exit
+ * status, or -1. */
+int dh_run_output(char *const argv[], bool with_stderr, char *out,
+		  size_t cap);
+/* The integer in environment variable name, def if unset or empty. */
+int dh_env_int(const char *name, int def);
+
 /* Diagnostics: the tail of both daemons' logs and ip xfrm state/policy of
  * both gateways. */
 void dh_diag(struct dh_env *e, const char *why);

@@ -113,42 +113,6 @@ static void check_ping(int count)
 
 /* ---- establishment ------------------------------------------------------- */
 
-/* Runs argv (stdout and stderr into out); exit status or -1. */
-static int run_out(char *const argv[], char *out, size_t cap)
-{
-	int pfd[2], st;
-	size_t len = 0;
-	pid_t pid;
-
-	if (pipe2(pfd, O_CLOEXEC) != 0)
-		return -1;
-	fflush(stdout);
-	pid = fork();
-	if (pid < 0)
-		return -1;
-	if (pid == 0) {
-		dup2(pfd[1], 1);
-		dup2(pfd[1], 2);
-		execv(argv[0], argv);
-		_exit(127);
-	}
-	close(pfd[1]);
-	for (;;) {
-		ssize_t k = read(pfd[0], out + len, cap - 1 - len);
-
-		if (k <= 0)
-			break;
-		len += (size_t)k;
-		if (len == cap - 1)
-			break;
-	}
-	close(pfd[0]);
-	out[len] = 0;
-	if (waitpid(pid, &st, 0) != pid)
-		return -1;
-	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
 static void establish(const char *suite, bool with_epochctl)
 {
 	struct dh_conf c = { .suite = suite };
@@ -182,11 +146,11 @@ static void establish(const char *suite, bool with_epochctl)
 
 		snprintf(ep, sizeof(ep), "\"epoch\":%llu,",
 			 (unsigned long long)st[0].epoch);
-		CHECK(run_out(av, out, sizeof(out)) == 0);
+		CHECK(dh_run_output(av, true, out, sizeof(out)) == 0);
 		CHECK(strstr(out, "\"state\":\"up\"") != NULL);
 		CHECK(strstr(out, "\"name\":\"t1\"") != NULL);
 		CHECK(strstr(out, ep) != NULL);
-		CHECK(run_out(tv, out, sizeof(out)) == 0);
+		CHECK(dh_run_output(tv, true, out, sizeof(out)) == 0);
 		printf("  epochctl status t1 in %s:\n%s", E->ns_gw[1], out);
 		CHECK(strstr(out, "state        up (responder)") != NULL);
 	}
@@ -776,14 +740,14 @@ static void t_garbage(void)
 				 "status", NULL };
 		int rc;
 
-		rc = run_out(rk, out, sizeof(out));
+		rc = dh_run_output(rk, true, out, sizeof(out));
 		printf("  epochctl rekey nosuch: exit %d: %s", rc, out);
 		CHECK(rc == 1);
 		CHECK(strstr(out, "nosuch") != NULL);
-		rc = run_out(bad, out, sizeof(out));
+		rc = dh_run_output(bad, true, out, sizeof(out));
 		printf("  epochctl status 'bad name!': exit %d\n", rc);
 		CHECK(rc == 2);
-		rc = run_out(none, out, sizeof(out));
+		rc = dh_run_output(none, true, out, sizeof(out));
 		printf("  epochctl -s /nonexistent/epochd.sock: exit %d\n", rc);
 		CHECK(rc == 3);
 	}

@@ -41,13 +41,6 @@ static struct dh_env env;
 static struct dh_env *const E = &env;
 static int n_link = 50, n_port = 100;
 
-static int env_int(const char *name, int def)
-{
-	const char *v = getenv(name);
-
-	return v && *v ? atoi(v) : def;
-}
-
 /* count rekeys: every `every`-th on both sides at once, the others
  * alternating from gw1 and gw2. Returns the number completed. */
 static int mixed_rekeys(int count, int every, struct dh_rekeys *r)
@@ -198,8 +191,8 @@ int main(int argc, char **argv)
 		printf("0 passed, 1 failed\n");
 		return 1;
 	}
-	n_link = env_int("NETEM_REKEYS", n_link);
-	n_port = env_int("PORT_REKEYS", n_port);
+	n_link = dh_env_int("NETEM_REKEYS", n_link);
+	n_port = dh_env_int("PORT_REKEYS", n_port);
 	dh_run_case("link", "netem 10% loss, 20 ms delay, reordering on the "
 		    "link: rekeys complete, tunnel stays up", t_link_netem);
 	dh_run_case("port", "netem 30% loss, 20+-10 ms on the daemons' port: "

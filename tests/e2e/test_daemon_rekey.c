@@ -38,13 +38,6 @@ static struct dh_env env;
 static struct dh_env *const E = &env;
 static int n_alt = 200, n_both = 50;
 
-static int env_int(const char *name, int def)
-{
-	const char *v = getenv(name);
-
-	return v && *v ? atoi(v) : def;
-}
-
 /* Waits until both gateways' inbound counters grew by at least n: traffic
  * flows through the tunnel both ways. */
 static int wait_traffic(uint64_t n, int limit_ms)
@@ -159,8 +152,8 @@ int main(int argc, char **argv)
 		printf("0 passed, 1 failed\n");
 		return 1;
 	}
-	n_alt = env_int("REKEY_ALTERNATE", n_alt);
-	n_both = env_int("REKEY_BOTH", n_both);
+	n_alt = dh_env_int("REKEY_ALTERNATE", n_alt);
+	n_both = dh_env_int("REKEY_BOTH", n_both);
 	test_run("rekeys under 2,000 datagrams/s each way lose nothing, "
 		 "leave one SA per direction", t_rekey_zero_loss);
 	dh_cleanup(E);
