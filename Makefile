@@ -81,7 +81,7 @@ CT_BIN    := $(BUILD)/tests/ct_mlkem
 
 ALL_BIN   := $(UNIT_BIN) $(CT_BIN) $(if $(BENCH_SRC),$(BENCH_BIN))
 
-.PHONY: all deps deps-deb deps-npm check check-unit check-long asan ubsan \
+.PHONY: all deps deps-deb deps-user deps-npm check check-unit check-long asan ubsan \
         fuzz bench clean tests-build
 .DEFAULT_GOAL := all
 .SECONDARY:
@@ -89,7 +89,19 @@ ALL_BIN   := $(UNIT_BIN) $(CT_BIN) $(if $(BENCH_SRC),$(BENCH_BIN))
 all: deps $(LIBPROTO) $(LIBXFRM) $(LIBDAEMON) $(ALL_BIN) $(DAEMON_BIN)
 
 # ---- dependencies: install only what is missing -------------------------
-deps: deps-deb
+deps: deps-deb deps-user
+
+# The unprivileged user epochd's network process runs as (docs/privsep.md);
+# the e2e VM shares this root file system, so it is made here, on the host.
+EPOCHD_USER := epochd
+deps-user:
+	@getent passwd $(EPOCHD_USER) >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "deps: creating system user $(EPOCHD_USER)"; \
+	    useradd --system --no-create-home --shell /usr/sbin/nologin \
+	      $(EPOCHD_USER); \
+	  else echo "deps: no user $(EPOCHD_USER) (need root to create it;" \
+	    "the daemon e2e tests use it)" >&2; fi; }
 
 deps-deb:
 	@missing=""; for p in $(DEB_PKGS); do \

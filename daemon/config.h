@@ -38,6 +38,10 @@
 #define CONFIG_MTU_MAX 65535
 #define CONFIG_STATE_DIR_DEFAULT "/var/lib/epochd"
 #define CONFIG_CONTROL_DEFAULT "/run/epochd/epochd.sock"
+/* The unprivileged user the network process runs as (docs/privsep.md);
+ * "" turns privilege separation off. */
+#define CONFIG_USER_DEFAULT "epochd"
+#define CONFIG_USER_MAX 32 /* bytes of a user name, NUL excluded */
 
 #define CONFIG_REKEY_TIME_DEFAULT 3600 /* seconds */
 #define CONFIG_REKEY_TIME_MIN 10
@@ -117,6 +121,7 @@ struct config_global {
 	char state_dir[CONFIG_PATH_MAX];
 	char control_socket[CONFIG_PATH_MAX];
 	char pid_file[CONFIG_PATH_MAX]; /* "": none (the default) */
+	char user[CONFIG_USER_MAX + 1]; /* "": no privilege separation */
 	enum config_log_level log_level;
 	enum config_log_target log_target;
 	uint32_t mtu;
@@ -183,7 +188,7 @@ struct config_diff {
 	size_t n;
 	size_t n_added, n_removed, n_changed, n_unchanged;
 	/* Global settings that need a restart differ (listen, port,
-	 * private_key, state_dir, control_socket, pid_file). log_level,
+	 * private_key, state_dir, control_socket, pid_file, user). log_level,
 	 * log_target and mtu do not count: a reload can apply them. */
 	bool global_changed;
 };

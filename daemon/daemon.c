@@ -33,6 +33,7 @@
 #include "daemon/errmsg.h"
 #include "daemon/keyfile.h"
 #include "daemon/log.h"
+#include "daemon/privsep.h"
 #include "daemon/tunnel.h"
 #include "daemon/wire.h"
 #include "proto/crypto.h"
@@ -52,8 +53,8 @@
 #define REKEY_RETRY_MS 10000
 #define SPI_MIN 0x00000100u
 #define SPI_MAX 0xfffffffeu
-#define REPLAY_WINDOW 256
-#define POLICY_PRIORITY 1000
+#define REPLAY_WINDOW PSEP_REPLAY_WINDOW
+#define POLICY_PRIORITY PSEP_POLICY_PRIORITY
 #define WARN_INTERVAL_MS 10000 /* one "peer rejected" warning per tunnel */
 #define PARAMS_MAX (4 + 4 + 2 * CONFIG_TS_MAX * 18)
 
@@ -69,7 +70,7 @@ struct dtunnel {
 	struct daemon *d;
 	struct config_tunnel cfg;
 	struct tunnel *t;
-	struct xfrm_ctx *x;
+	struct psep_xfrm *x;
 	bool disabled;          /* epochctl down / enabled = false */
 	bool policies;          /* installed */
 	uint8_t params[PARAMS_MAX];
@@ -126,6 +127,7 @@ struct daemon {
 	bool sock_any[MAX_SOCKS];
 	size_t n_socks;
 	struct xfrm_listener *xl;
+	struct psep *ps; /* NULL: no privilege separation */
 	struct dtunnel **tun;
 	size_t n_tun;
 	struct ctl_client clients[MAX_CLIENTS];
@@ -587,14 +589,14 @@ static void sa_template(const struct dtunnel *dt, bool in, uint32_t spi,
 static void xfrm_fail(struct dtunnel *dt, const char *what)
 {
 	log_msg(CONFIG_LOG_ERROR, dt->cfg.name, "%s: %s", what,
-		xfrm_error(dt->x));
+		psep_error(dt->x));
 }
 
 static int op_alloc_spi(void *ctx, uint32_t *spi)
 {
 	struct dtunnel *dt = ctx;
 
-	if (xfrm_alloc_spi(dt->x, &dt->cfg.remote, &dt->cfg.local,
+	if (psep_alloc_spi(dt->x, &dt->cfg.remote, &dt->cfg.local,
 			   dt->cfg.reqid, SPI_MIN, SPI_MAX, spi) < 0) {
 		xfrm_fail(dt, "allocate SPI");
 		return EPOCH_ERR_STATE;
@@ -611,7 +613,7 @@ static int sa_install(struct dtunnel *dt, bool in, uint32_t spi,
 	int rc;
 
 	sa_template(dt, in, spi, key, key_len, &sa);
-	rc = xfrm_sa_add(dt->x, &sa);
+	rc = psep_sa_add(dt->x, &sa);
 	crypto_wipe(&sa, sizeof(sa));
 	if (rc < 0) {
 		xfrm_fail(dt, in ? "install inbound SA" :
@@ -650,7 +652,7 @@ static void count_in(struct dtunnel *dt, uint64_t *bytes, uint64_t *pkts)
 	*bytes = dt->old_bytes_in;
 	*pkts = dt->old_pkts_in;
 	for (size_t i = 0; i < dt->n_in_spis;) {
-		if (xfrm_sa_stats(dt->x, &dt->cfg.local, dt->in_spis[i],
+		if (psep_sa_stats(dt->x, &dt->cfg.local, dt->in_spis[i],
 				  &st) < 0) {
 			in_spi_forget(dt, dt->in_spis[i]);
 			continue;
@@ -666,7 +668,7 @@ static void count_deleted(struct dtunnel *dt, bool in, uint32_t spi)
 {
 	struct xfrm_sa_stats st;
 
-	if (xfrm_sa_stats(dt->x, in ? &dt->cfg.local : &dt->cfg.remote, spi,
+	if (psep_sa_stats(dt->x, in ? &dt->cfg.local : &dt->cfg.remote, spi,
 			  &st) < 0)
 		return;
 	if (in) {
@@ -685,7 +687,7 @@ static int sa_del(struct dtunnel *dt, bool in, uint32_t spi)
 	count_deleted(dt, in, spi);
 	if (in)
 		in_spi_forget(dt, spi);
-	rc = xfrm_sa_delete(dt->x, in ? &dt->cfg.local : &dt->cfg.remote,
+	rc = psep_sa_delete(dt->x, in ? &dt->cfg.local : &dt->cfg.remote,
 			    spi);
 	if (rc < 0 && rc != -ENOENT) {
 		xfrm_fail(dt, "delete SA");
@@ -742,7 +744,7 @@ static int policies_out(struct dtunnel *dt, uint32_t spi)
 	for (size_t i = 0; i < dt->cfg.n_local_ts; i++)
 		for (size_t j = 0; j < dt->cfg.n_remote_ts; j++)
 			if (policy_for(dt, i, j, XFRM_DIR_OUT, spi, &p) &&
-			    xfrm_policy_update(dt->x, &p) < 0) {
+			    psep_policy_update(dt->x, &p) < 0) {
 				xfrm_fail(dt, "switch out policy");
 				return -1;
 			}
@@ -763,7 +765,7 @@ static int policies_install(struct dtunnel *dt)
 		for (size_t j = 0; j < dt->cfg.n_remote_ts; j++)
 			for (size_t k = 0; k < 2; k++)
 				if (policy_for(dt, i, j, dirs[k], 0, &p) &&
-				    xfrm_policy_update(dt->x, &p) < 0) {
+				    psep_policy_update(dt->x, &p) < 0) {
 					xfrm_fail(dt, "install policy");
 					return -1;
 				}
@@ -813,7 +815,7 @@ static void dtunnel_free(struct dtunnel *dt)
 	tunnel_free(dt->t);
 	wire_reasm_free(&dt->ra);
 	wire_datagrams_free(&dt->resp);
-	xfrm_close(dt->x);
+	psep_close(dt->x);
 	crypto_wipe(dt, sizeof(*dt));
 	free(dt);
 }
@@ -853,7 +855,7 @@ static struct dtunnel *dtunnel_new(struct daemon *d,
 		free(dt);
 		return NULL;
 	}
-	rc = xfrm_open(&dt->x, NULL, c->reqid, c->reqid);
+	rc = psep_open(&dt->x, d->ps, c->reqid);
 	if (rc < 0) {
 		errmsg_set(err, errlen, "%s: cannot open XFRM netlink: %s",
 			   c->name, strerror(-rc));
@@ -890,7 +892,7 @@ static struct dtunnel *dtunnel_new(struct daemon *d,
 	crypto_wipe(&tc, sizeof(tc));
 	if (rc < 0) {
 		errmsg_set(err, errlen, "%s: %s", c->name, rc_text(rc));
-		xfrm_close(dt->x);
+		psep_close(dt->x);
 		wire_reasm_free(&dt->ra);
 		free(dt);
 		return NULL;
@@ -903,7 +905,7 @@ static struct dtunnel *dtunnel_new(struct daemon *d,
 static int dtunnel_start(struct dtunnel *dt, uint64_t now, char *err,
 			 size_t errlen)
 {
-	int n = xfrm_flush(dt->x);
+	int n = psep_flush(dt->x);
 
 	if (n > 0)
 		log_msg(CONFIG_LOG_NOTICE, dt->cfg.name,
@@ -911,7 +913,7 @@ static int dtunnel_start(struct dtunnel *dt, uint64_t now, char *err,
 			"instance", n);
 	if (policies_install(dt) < 0) {
 		errmsg_set(err, errlen, "%s: %s", dt->cfg.name,
-			   xfrm_error(dt->x));
+			   psep_error(dt->x));
 		return -1;
 	}
 	if (!dt->disabled && dt->cfg.initiator) {
@@ -932,7 +934,7 @@ static void dtunnel_stop(struct dtunnel *dt, const char *why)
 
 	tunnel_down(dt->t);
 	observe(dt, mono_ms(), why);
-	n = xfrm_flush(dt->x);
+	n = psep_flush(dt->x);
 	if (n < 0)
 		xfrm_fail(dt, "remove SAs and policies");
 	dt->policies = false;
@@ -1307,7 +1309,7 @@ static void on_expire(struct daemon *d, uint64_t now)
 			struct xfrm_sa_stats st;
 			bool in = addr_equal(&ev[i].dst, &dt->cfg.local);
 
-			if (xfrm_sa_stats(dt->x, in ? &dt->cfg.local :
+			if (psep_sa_stats(dt->x, in ? &dt->cfg.local :
 						      &dt->cfg.remote,
 					  ev[i].spi, &st) == 0 &&
 			    st.packets >= dt->cfg.rekey_packets)
@@ -1462,7 +1464,7 @@ static void status_of(struct dtunnel *dt, uint64_t now, struct ctl_status *st)
 	st->bytes_out = dt->old_bytes_out;
 	st->packets_out = dt->old_pkts_out;
 	if (st->spi_out &&
-	    xfrm_sa_stats(dt->x, &dt->cfg.remote, st->spi_out, &ss) == 0) {
+	    psep_sa_stats(dt->x, &dt->cfg.remote, st->spi_out, &ss) == 0) {
 		st->bytes_out += ss.bytes;
 		st->packets_out += ss.packets;
 	}
@@ -1659,7 +1661,7 @@ static int tunnels_add(struct daemon *d, const struct config_tunnel *c,
 	if (!dt)
 		return -1;
 	if (dtunnel_start(dt, now, err, errlen) < 0) {
-		xfrm_flush(dt->x);
+		psep_flush(dt->x);
 		dtunnel_free(dt);
 		return -1;
 	}
@@ -1697,6 +1699,13 @@ static int do_reload(struct daemon *d, char *msg, size_t msglen)
 		log_msg(CONFIG_LOG_ERROR, NULL,
 			"reload refused, configuration unchanged: %s", err);
 		snprintf(msg, msglen, "%.200s", err);
+		return -1;
+	}
+	if (psep_reload(d->ps, err, sizeof(err)) < 0) {
+		log_msg(CONFIG_LOG_ERROR, NULL, "reload refused, configuration "
+			"unchanged: privileged process: %s", err);
+		snprintf(msg, msglen, "privileged process: %.180s", err);
+		config_free(&nc);
 		return -1;
 	}
 	if (config_diff(&d->cfg, &nc, &diff) < 0) {
@@ -1883,6 +1892,9 @@ int daemon_open(struct daemon **out, const struct daemon_opts *o, char *err,
 		goto fail;
 	log_open(d->cfg.global.log_target,
 		 d->debug ? CONFIG_LOG_DEBUG : d->cfg.global.log_level);
+	/* Only the network process returns (docs/privsep.md). */
+	if (psep_start(&d->ps, &d->cfg, d->config_path, err, errlen) < 0)
+		goto fail;
 	if (keyfile_load(d->cfg.global.private_key, d->sk, d->pk, err,
 			 errlen) < 0)
 		goto fail;
@@ -1942,6 +1954,8 @@ int daemon_open(struct daemon **out, const struct daemon_opts *o, char *err,
 			errmsg_set(err, errlen, "epoll: %s", strerror(errno));
 			goto fail;
 		}
+	if (psep_drop(d->ps, &d->cfg, err, errlen) < 0)
+		goto fail;
 	for (size_t i = 0; i < d->cfg.n_tunnels; i++)
 		if (tunnels_add(d, &d->cfg.tunnels[i], now, err, errlen) < 0)
 			goto fail;
@@ -2015,6 +2029,7 @@ void daemon_close(struct daemon *d)
 		dtunnel_free(d->tun[i]);
 	}
 	free(d->tun);
+	psep_free(d->ps);
 	for (size_t i = 0; i < MAX_CLIENTS; i++)
 		if (d->clients[i].fd >= 0)
 			ctl_client_close(&d->clients[i]);

@@ -511,6 +511,7 @@ int xfrm_parse_sa_stats(const struct nlmsghdr *nlh, struct xfrm_sa_stats *st)
 	st->use_time = p.curlft.use_time;
 	st->replay_errors = p.stats.replay;
 	st->integrity_failed = p.stats.integrity_failed;
+	st->reqid = p.reqid;
 	return 0;
 }
 
