@@ -357,16 +357,16 @@ int psep_decode(const uint8_t *buf, size_t len, struct psep_req *r,
 	if (version != PSEP_VERSION) {
 		errmsg_set(why, whylen, "version %u (want %u)",
 			   (unsigned)version, PSEP_VERSION);
-		return -EPROTO;
+		goto out;
 	}
 	if (mlen != len) {
 		errmsg_set(why, whylen, "length field %llu, message %zu bytes",
 			   (unsigned long long)mlen, len);
-		return -EPROTO;
+		goto out;
 	}
 	if (type < PSEP_ALLOC_SPI || type > PSEP_TYPE_MAX) {
 		errmsg_set(why, whylen, "unknown type %u", (unsigned)type);
-		return -EPROTO;
+		goto out;
 	}
 	r->type = (enum psep_type)type;
 	switch (r->type) {
@@ -398,6 +398,7 @@ int psep_decode(const uint8_t *buf, size_t len, struct psep_req *r,
 		return 0;
 bad:
 	errmsg_set(why, whylen, "%s", rd.bad);
+out:
 	crypto_wipe(r, sizeof(*r));
 	return -EPROTO;
 }

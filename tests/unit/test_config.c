@@ -77,6 +77,7 @@ static void test_example(void)
 	CHECK(strcmp(g->state_dir, "/var/lib/epochd") == 0);
 	CHECK(strcmp(g->control_socket, "/run/epochd/epochd.sock") == 0);
 	CHECK(strcmp(g->pid_file, "") == 0);
+	CHECK(strcmp(g->user, "epochd") == 0);
 	CHECK(g->log_level == CONFIG_LOG_INFO);
 	CHECK(g->log_target == CONFIG_LOG_STDERR);
 	CHECK(g->mtu == 1280);
@@ -148,6 +149,8 @@ static void test_example(void)
 	config_free(&c); /* twice is fine */
 }
 
+static void expect_ok(const char *text, struct config *c);
+
 /* The smallest config: defaults everywhere. */
 static void test_defaults(void)
 {
@@ -167,9 +170,31 @@ static void test_defaults(void)
 	CHECK(strcmp(c.global.state_dir, "/var/lib/epochd") == 0);
 	CHECK(strcmp(c.global.control_socket, "/run/epochd/epochd.sock") == 0);
 	CHECK(c.global.pid_file[0] == '\0');
+	CHECK(strcmp(c.global.user, CONFIG_USER_DEFAULT) == 0 &&
+	      strcmp(c.global.user, "epochd") == 0);
 	CHECK(c.global.log_level == CONFIG_LOG_INFO);
 	CHECK(c.global.log_target == CONFIG_LOG_STDERR);
 	config_free(&c);
+
+	/* user: "" turns privilege separation off; a change needs a
+	 * restart. */
+	{
+		struct config u, v;
+		struct config_diff diff;
+
+		expect_ok("global = { private_key = \"/k\"; user = \"\"; };",
+			  &u);
+		CHECK(u.global.user[0] == '\0');
+		expect_ok("global = { private_key = \"/k\"; "
+			  "user = \"_ipsec-2.X\"; };", &v);
+		CHECK(strcmp(v.global.user, "_ipsec-2.X") == 0);
+		if (CHECK(config_diff(&u, &v, &diff) == 0)) {
+			CHECK(diff.global_changed);
+			config_diff_free(&diff);
+		}
+		config_free(&u);
+		config_free(&v);
+	}
 
 	/* Every global setting, non-default. */
 	if (!CHECK(load("global = { listen = \"192.0.2.1\"; port = 1; "
@@ -382,6 +407,26 @@ static void test_refusals_global(void)
 		   " log_target = \"file\"; };",
 		   "test.conf:2: global.log_target: \"file\" is not one of "
 		   "\"stderr\" or \"syslog\"");
+	expect_err("global = { private_key = \"/k\";\n user = \"-x\"; };",
+		   "test.conf:2: global.user: \"-x\" is not a user name (up "
+		   "to 32 of A-Z a-z 0-9 . _ -, not starting with - or a "
+		   "digit; \"\": no privilege separation)");
+	expect_err("global = { private_key = \"/k\"; user = \"0abc\"; };",
+		   "test.conf:1: global.user: \"0abc\" is not a user name (up "
+		   "to 32 of A-Z a-z 0-9 . _ -, not starting with - or a "
+		   "digit; \"\": no privilege separation)");
+	expect_err("global = { private_key = \"/k\"; user = \"a b\"; };",
+		   "test.conf:1: global.user: \"a b\" is not a user name (up "
+		   "to 32 of A-Z a-z 0-9 . _ -, not starting with - or a "
+		   "digit; \"\": no privilege separation)");
+	expect_err("global = { private_key = \"/k\"; user = "
+		   "\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"; };",
+		   "test.conf:1: global.user: \"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+		   "\" is not a user name (up "
+		   "to 32 of A-Z a-z 0-9 . _ -, not starting with - or a "
+		   "digit; \"\": no privilege separation)");
+	expect_err("global = { private_key = \"/k\"; user = 0; };",
+		   "test.conf:1: global.user: expected a string");
 	expect_err("global = { private_key = \"/k\";\n mtu = 575; };",
 		   "test.conf:2: global.mtu: 575 is out of range "
 		   "(576 to 65535)");
