@@ -135,7 +135,10 @@ static int make_workdir(struct dh_env *e)
 	for (int i = 0; i < 2; i++) {
 		snprintf(e->work, sizeof(e->work), "%s/epochd-e2e.XXXXXX",
 			 bases[i]);
-		if (strlen(e->work) < 60 && mkdtemp(e->work))
+		/* 0711: epochd's unprivileged processes (docs/privsep.md)
+		 * reach their configuration and state_dir in it. */
+		if (strlen(e->work) < 60 && mkdtemp(e->work) &&
+		    chmod(e->work, 0711) == 0)
 			return 0;
 	}
 	printf("FAIL harness: no writable run directory (%s)\n",
@@ -266,6 +269,7 @@ int dh_conf_write(struct dh_env *e, int gw, const struct dh_conf *c,
 {
 	char state[PATH_MAX + 16];
 	FILE *f;
+	bool bad;
 
 	const char *level = getenv("E2E_DAEMON_LOG_LEVEL");
 
@@ -288,6 +292,7 @@ int dh_conf_write(struct dh_env *e, int gw, const struct dh_conf *c,
 		"\tstate_dir = \"%s\";\n"
 		"\tcontrol_socket = \"%s\";\n"
 		"\tlog_level = \"%s\";\n"
+		"%s%s%s"
 		"};\n"
 		"tunnels = (\n"
 		"\t{\n"
@@ -299,7 +304,8 @@ int dh_conf_write(struct dh_env *e, int gw, const struct dh_conf *c,
 		"\t\tremote_ts = [ \"%s\" ];\n",
 		program_invocation_short_name, DH_PORT, e->key[gw], state,
 		e->d[gw].sock, c->log_level ? c->log_level : level,
-		DH_TUNNEL, dh_ip_gw[gw], dh_ip_gw[!gw],
+		c->user ? "\tuser = \"" : "", c->user ? c->user : "",
+		c->user ? "\";\n" : "", DH_TUNNEL, dh_ip_gw[gw], dh_ip_gw[!gw],
 		c->peer_key ? c->peer_key : e->pub[!gw], net_site[gw],
 		net_site[!gw]);
 	if (c->suite)
@@ -313,7 +319,8 @@ int dh_conf_write(struct dh_env *e, int gw, const struct dh_conf *c,
 	if (c->extra_tunnel)
 		fprintf(f, "%s\n", c->extra_tunnel);
 	fprintf(f, "\t}\n);\n");
-	if (fclose(f) != 0) {
+	bad = fchmod(fileno(f), 0644) != 0;
+	if (fclose(f) != 0 || bad) {
 		test_fail(__FILE__, __LINE__, "%s: write failed", out);
 		return -1;
 	}

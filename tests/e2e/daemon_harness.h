@@ -6,8 +6,10 @@
  *
  * Per run (dh_init) a private directory outside /tmp (the VM's /tmp is its
  * own tmpfs, which would do, but /run is what a daemon uses) holds the key
- * files (epochctl genkey), the configuration files and the control
- * sockets; the daemons' logs (stderr) go to E2E_LOG_DIR (kept after the
+ * files (epochctl genkey, 0600 root: read before the daemon drops
+ * privileges), the configuration files (0644: the unprivileged network
+ * process and the privileged process re-read them on reload; the
+ * directory is 0711 for that) and the control sockets; the daemons' logs (stderr) go to E2E_LOG_DIR (kept after the
  * run, copied out of the VM) or that directory. Everything the harness
  * starts is registered and cleaned up on every exit path (atexit, SIGTERM,
  * SIGINT, SIGHUP): daemons get SIGTERM (they delete their SAs and policies)
@@ -46,6 +48,9 @@ struct dh_conf {
 	const char *log_level;  /* default: E2E_DAEMON_LOG_LEVEL, else
 				 * "info" */
 	const char *extra_tunnel; /* raw lines added to the tunnel group */
+	const char *user;       /* global.user; NULL: the daemon's default
+				 * ("epochd": privilege separation, as in
+				 * production), "": none */
 };
 
 struct dh_daemon {
