@@ -1133,6 +1133,13 @@ int psep_drop(struct psep *ps, const struct config *c, char *err,
 		return -1;
 	if (drop_to(ps->uid, ps->gid, 0, err, errlen) < 0)
 		return -1;
+	if (access(c->global.state_dir, R_OK | W_OK | X_OK) < 0) {
+		errmsg_set(err, errlen, "state_dir %s: %s for user %s (are its "
+			   "parent directories searchable?)",
+			   c->global.state_dir, strerror(errno),
+			   c->global.user);
+		return -1;
+	}
 	/* A uid change clears the parent death signal: set again. */
 	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
 	if (getppid() != ps->parent) {

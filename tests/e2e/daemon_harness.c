@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pwd.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -147,6 +148,30 @@ static int make_workdir(struct dh_env *e)
 	return -1;
 }
 
+/* The control socket's directory, as systemd's RuntimeDirectory would be
+ * for a daemon running as its user: owned by user epochd when it exists
+ * (the network process removes the socket at exit, docs/privsep.md). */
+static int sock_dir(struct dh_env *e, int gw)
+{
+	struct passwd *pw = getpwnam("epochd");
+	char dir[sizeof(e->work) + 16];
+
+	snprintf(dir, sizeof(dir), "%s/run-gw%d", e->work, gw + 1);
+	if (strlen(dir) + sizeof("/epochd.sock") > sizeof(e->d[gw].sock)) {
+		printf("FAIL harness: %s: too long for a socket path\n", dir);
+		return -1;
+	}
+	if (mkdir(dir, 0750) != 0 ||
+	    (pw && chown(dir, pw->pw_uid, 0) != 0)) {
+		printf("FAIL harness: %s: %s\n", dir, strerror(errno));
+		return -1;
+	}
+	memcpy(e->d[gw].sock, dir, strlen(dir));
+	memcpy(e->d[gw].sock + strlen(dir), "/epochd.sock",
+	       sizeof("/epochd.sock"));
+	return 0;
+}
+
 int dh_init(struct dh_env *e, int argc, char **argv)
 {
 	char self[960], *slash;
@@ -229,8 +254,8 @@ int dh_init(struct dh_env *e, int argc, char **argv)
 			return -1;
 		}
 		e->d[gw].gw = gw;
-		snprintf(e->d[gw].sock, sizeof(e->d[gw].sock), "%s/gw%d.sock",
-			 e->work, gw + 1);
+		if (sock_dir(e, gw) != 0)
+			return -1;
 		snprintf(e->d[gw].log, sizeof(e->d[gw].log),
 			 "%s/epochd-%s-gw%d.log", e->logs,
 			 program_invocation_short_name, gw + 1);

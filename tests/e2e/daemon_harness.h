@@ -9,7 +9,9 @@
  * files (epochctl genkey, 0600 root: read before the daemon drops
  * privileges), the configuration files (0644: the unprivileged network
  * process and the privileged process re-read them on reload; the
- * directory is 0711 for that) and the control sockets; the daemons' logs (stderr) go to E2E_LOG_DIR (kept after the
+ * directory is 0711 for that) and the control sockets (each in a directory
+ * of its own owned by user epochd, as a systemd RuntimeDirectory would
+ * be, so the unprivileged process can remove its socket at exit); the daemons' logs (stderr) go to E2E_LOG_DIR (kept after the
  * run, copied out of the VM) or that directory. Everything the harness
  * starts is registered and cleaned up on every exit path (atexit, SIGTERM,
  * SIGINT, SIGHUP): daemons get SIGTERM (they delete their SAs and policies)
