@@ -9,6 +9,8 @@
  * u16 message length and the message (no NUL).
  */
 #include <arpa/inet.h>
+#include <dirent.h>
+#include <fcntl.h>
 #include <errno.h>
 #include <grp.h>
 #include <linux/capability.h>
@@ -334,6 +336,13 @@ int psep_encode(const struct psep_req *r, uint8_t *buf, size_t cap)
 	case PSEP_POLICY_DELETE:
 		put_pol(&w, &r->pol);
 		break;
+	case PSEP_SA_PRUNE:
+		if (r->n_keep > PSEP_KEEP_MAX)
+			return -EINVAL;
+		put(&w, r->n_keep, 1);
+		for (size_t i = 0; i < r->n_keep; i++)
+			put(&w, r->keep[i], 4);
+		break;
 	default: /* FLUSH, RELOAD: no body */
 		break;
 	}
@@ -388,6 +397,15 @@ int psep_decode(const uint8_t *buf, size_t len, struct psep_req *r,
 	case PSEP_POLICY_UPDATE:
 	case PSEP_POLICY_DELETE:
 		get_pol(&rd, &r->pol);
+		break;
+	case PSEP_SA_PRUNE:
+		r->n_keep = (size_t)get(&rd, 1);
+		if (r->n_keep > PSEP_KEEP_MAX) {
+			fail_rd(&rd, "too many SPIs to keep");
+			break;
+		}
+		for (size_t i = 0; i < r->n_keep; i++)
+			r->keep[i] = (uint32_t)get(&rd, 4);
 		break;
 	default:
 		break;
@@ -536,6 +554,14 @@ int psep_check(const struct config *c, const struct psep_req *r,
 		return 0;
 	}
 	t = tunnel_of(c, r->reqid);
+	if (r->type == PSEP_SA_PRUNE) {
+		/* Like a flush, within the tunnel's own reqid (the context
+		 * is scoped to it); only a configured tunnel resumes. */
+		if (!t)
+			return refuse(why, whylen, "prune of reqid %u, no "
+				      "tunnel's", r->reqid);
+		return 0;
+	}
 	if (r->type == PSEP_FLUSH) {
 		for (size_t i = 0; !t && i < n_extra; i++)
 			if (extra[i] == r->reqid)
@@ -843,12 +869,15 @@ static void perform(struct parent *p, struct psep_req *r, struct reply *rp)
 	case PSEP_FLUSH:
 		rc = xfrm_flush(x);
 		break;
+	case PSEP_SA_PRUNE:
+		rc = xfrm_sa_prune(x, r->keep, r->n_keep);
+		break;
 	default:
 		rc = -EINVAL;
 		break;
 	}
 	rp->rc = rc < 0 ? rc : 0;
-	if (r->type == PSEP_FLUSH && rc >= 0)
+	if ((r->type == PSEP_FLUSH || r->type == PSEP_SA_PRUNE) && rc >= 0)
 		rp->spi = (uint32_t)rc; /* the count */
 	if (rc == -EPERM)
 		snprintf(rp->msg, sizeof(rp->msg), "SA 0x%08x is not the "
@@ -1104,6 +1133,9 @@ static int state_dir_own(const struct psep *ps, const char *dir, char *err,
 			 size_t errlen)
 {
 	struct stat st;
+	struct dirent *de;
+	DIR *dp;
+	int fd;
 
 	if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
 		errmsg_set(err, errlen, "cannot create state_dir %s: %s", dir,
@@ -1115,12 +1147,33 @@ static int state_dir_own(const struct psep *ps, const char *dir, char *err,
 			   dir);
 		return -1;
 	}
-	if ((st.st_uid != ps->uid || st.st_gid != ps->gid) && geteuid() == 0 &&
+	if (geteuid() != 0)
+		return 0;
+	if ((st.st_uid != ps->uid || st.st_gid != ps->gid) &&
 	    chown(dir, ps->uid, ps->gid) < 0) {
 		errmsg_set(err, errlen, "cannot hand state_dir %s to the "
 			   "user: %s", dir, strerror(errno));
 		return -1;
 	}
+	/* State files of a run without privilege separation are root's:
+	 * handed over too (regular files only, no link followed), so the
+	 * tunnels resume. */
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	dp = fd >= 0 ? fdopendir(fd) : NULL;
+	if (!dp) {
+		if (fd >= 0)
+			close(fd);
+		return 0;
+	}
+	while ((de = readdir(dp)))
+		if (fstatat(fd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    S_ISREG(st.st_mode) && st.st_uid != ps->uid &&
+		    fchownat(fd, de->d_name, ps->uid, ps->gid,
+			     AT_SYMLINK_NOFOLLOW) < 0)
+			log_msg(CONFIG_LOG_WARNING, NULL, "cannot hand %s/%s "
+				"to the user: %s", dir, de->d_name,
+				strerror(errno));
+	closedir(dp);
 	return 0;
 }
 
@@ -1355,6 +1408,24 @@ int psep_policy_delete(struct psep_xfrm *h, const struct xfrm_policy *p)
 {
 	return h->ps ? pol(h, PSEP_POLICY_DELETE, p) :
 		       xfrm_policy_delete(h->x, p);
+}
+
+int psep_sa_prune(struct psep_xfrm *h, const uint32_t *keep, size_t n_keep)
+{
+	struct psep_req r;
+	struct reply rp;
+	int rc;
+
+	if (!h->ps)
+		return xfrm_sa_prune(h->x, keep, n_keep);
+	if (n_keep > PSEP_KEEP_MAX)
+		return -EINVAL;
+	memset(&r, 0, sizeof(r));
+	r.type = PSEP_SA_PRUNE;
+	memcpy(r.keep, keep, n_keep * sizeof(keep[0]));
+	r.n_keep = n_keep;
+	rc = hcall(h, &r, &rp);
+	return rc < 0 ? rc : (int)rp.spi;
 }
 
 int psep_flush(struct psep_xfrm *h)

@@ -37,6 +37,7 @@
 #define PSEP_VERSION 1
 #define PSEP_MSG_MAX 256 /* bytes of a request or reply, header included */
 #define PSEP_ERR_MAX 160 /* bytes of a reply's message */
+#define PSEP_KEEP_MAX 32 /* SPIs an SA_PRUNE may keep */
 
 struct psep;
 struct psep_xfrm;
@@ -79,6 +80,8 @@ int psep_policy_add(struct psep_xfrm *h, const struct xfrm_policy *p);
 int psep_policy_update(struct psep_xfrm *h, const struct xfrm_policy *p);
 int psep_policy_delete(struct psep_xfrm *h, const struct xfrm_policy *p);
 int psep_flush(struct psep_xfrm *h);
+/* xfrm_sa_prune: n_keep <= PSEP_KEEP_MAX (-EINVAL otherwise). */
+int psep_sa_prune(struct psep_xfrm *h, const uint32_t *keep, size_t n_keep);
 
 /* ---- the messages (exposed for tests/unit/test_privsep.c and
  * tests/fuzz/fuzz_privsep.c) ------------------------------------------------- */
@@ -93,13 +96,15 @@ enum psep_type {
 	PSEP_POLICY_DELETE,
 	PSEP_FLUSH,
 	PSEP_RELOAD,
-	PSEP_TYPE_MAX = PSEP_RELOAD,
+	PSEP_SA_PRUNE,
+	PSEP_TYPE_MAX = PSEP_SA_PRUNE,
 	PSEP_REPLY = 0x80,
 };
 
 /* A decoded request. Which members count depends on type: ALLOC_SPI
  * src, dst, min, max; SA_ADD sa; SA_DELETE and SA_STATS dst, spi;
- * POLICY_* pol; FLUSH and RELOAD none (RELOAD: reqid 0). */
+ * POLICY_* pol; SA_PRUNE keep, n_keep; FLUSH and RELOAD none (RELOAD:
+ * reqid 0). */
 struct psep_req {
 	enum psep_type type;
 	uint32_t seq;
@@ -108,6 +113,8 @@ struct psep_req {
 	uint32_t spi, min, max;
 	struct xfrm_sa sa;
 	struct xfrm_policy pol;
+	uint32_t keep[PSEP_KEEP_MAX];
+	size_t n_keep;
 };
 
 /* r as a message into buf (cap >= PSEP_MSG_MAX): its length, or -EINVAL

@@ -1,6 +1,7 @@
 /* The daemon end-to-end tests' harness: see daemon_harness.h. */
 #include "tests/e2e/daemon_harness.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -297,6 +298,9 @@ int dh_conf_write(struct dh_env *e, int gw, const struct dh_conf *c,
 	bool bad;
 
 	const char *level = getenv("E2E_DAEMON_LOG_LEVEL");
+	/* E2E_DAEMON_USER (set, even empty) overrides the default user:
+	 * "" compares a run without privilege separation. */
+	const char *user = c->user ? c->user : getenv("E2E_DAEMON_USER");
 
 	if (!level || !*level)
 		level = "info";
@@ -329,8 +333,8 @@ int dh_conf_write(struct dh_env *e, int gw, const struct dh_conf *c,
 		"\t\tremote_ts = [ \"%s\" ];\n",
 		program_invocation_short_name, DH_PORT, e->key[gw], state,
 		e->d[gw].sock, c->log_level ? c->log_level : level,
-		c->user ? "\tuser = \"" : "", c->user ? c->user : "",
-		c->user ? "\";\n" : "", DH_TUNNEL, dh_ip_gw[gw], dh_ip_gw[!gw],
+		user ? "\tuser = \"" : "", user ? user : "",
+		user ? "\";\n" : "", DH_TUNNEL, dh_ip_gw[gw], dh_ip_gw[!gw],
 		c->peer_key ? c->peer_key : e->pub[!gw], net_site[gw],
 		net_site[!gw]);
 	if (c->suite)
@@ -449,20 +453,91 @@ int dh_start_both(struct dh_env *e, const struct dh_conf *c)
 	return 0;
 }
 
+/* The processes whose parent is pid (epochd's network process,
+ * docs/privsep.md): up to cap into out; how many. */
+static int children(pid_t pid, pid_t *out, int cap)
+{
+	DIR *d = opendir("/proc");
+	struct dirent *de;
+	int n = 0;
+
+	if (!d)
+		return 0;
+	while ((de = readdir(d)) && n < cap) {
+		char path[64], line[128];
+		char *end;
+		long v = strtol(de->d_name, &end, 10), ppid = -1;
+		FILE *f;
+
+		if (*end || v <= 0)
+			continue;
+		snprintf(path, sizeof(path), "/proc/%ld/status", v);
+		f = fopen(path, "r");
+		if (!f)
+			continue;
+		while (fgets(line, sizeof(line), f))
+			if (sscanf(line, "PPid: %ld", &ppid) == 1)
+				break;
+		fclose(f);
+		if (ppid == pid)
+			out[n++] = (pid_t)v;
+	}
+	closedir(d);
+	return n;
+}
+
+/* After the daemon's main process is reaped: its network process must be
+ * gone too (it dies with its parent) before anything binds its port
+ * again. Gone or a zombie of init counts. */
+static void children_wait(struct dh_env *e, int gw, const pid_t *c, int n)
+{
+	uint64_t t0 = dh_now_ms();
+
+	for (int i = 0; i < n; i++)
+		for (;;) {
+			char path[64], line[128], state = 0;
+			FILE *f;
+
+			snprintf(path, sizeof(path), "/proc/%d/status",
+				 (int)c[i]);
+			f = fopen(path, "r");
+			if (!f)
+				break;
+			while (fgets(line, sizeof(line), f))
+				if (sscanf(line, "State: %c", &state) == 1)
+					break;
+			fclose(f);
+			if (state == 'Z' || state == 'X')
+				break;
+			if (dh_now_ms() - t0 > 10000) {
+				printf("  harness: process %d of epochd in %s "
+				       "still there 10 s after its parent\n",
+				       (int)c[i], e->ns_gw[gw]);
+				break;
+			}
+			dh_nap_ms(5);
+		}
+}
+
 int dh_stop(struct dh_env *e, int gw)
 {
 	struct dh_daemon *d = &e->d[gw];
 	uint64_t t0 = dh_now_ms();
 	int st;
 
+	pid_t c[4];
+	int nc;
+
 	if (d->pid <= 0)
 		return -1;
+	nc = children(d->pid, c, 4);
 	kill(d->pid, SIGTERM);
 	for (;;) {
 		pid_t r = waitpid(d->pid, &st, WNOHANG);
 
 		if (r == d->pid) {
 			d->pid = -1;
+			children_wait(e, gw, c, nc);
 			return st;
 		}
 		if (r < 0 && errno != EINTR) {
@@ -486,11 +561,16 @@ void dh_kill9(struct dh_env *e, int gw)
 	struct dh_daemon *d = &e->d[gw];
 	int st;
 
+	pid_t c[4];
+	int nc;
+
 	if (d->pid <= 0)
 		return;
+	nc = children(d->pid, c, 4);
 	kill(d->pid, SIGKILL);
 	waitpid(d->pid, &st, 0);
 	d->pid = -1;
+	children_wait(e, gw, c, nc);
 }
 
 void dh_stop_both_checked(struct dh_env *e)

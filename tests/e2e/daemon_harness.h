@@ -50,9 +50,10 @@ struct dh_conf {
 	const char *log_level;  /* default: E2E_DAEMON_LOG_LEVEL, else
 				 * "info" */
 	const char *extra_tunnel; /* raw lines added to the tunnel group */
-	const char *user;       /* global.user; NULL: the daemon's default
-				 * ("epochd": privilege separation, as in
-				 * production), "": none */
+	const char *user;       /* global.user; NULL: E2E_DAEMON_USER if
+				 * set, else the daemon's default ("epochd":
+				 * privilege separation, as in production);
+				 * "": none */
 };
 
 struct dh_daemon {
@@ -102,7 +103,8 @@ int dh_stop(struct dh_env *e, int gw);
 /* Stops both and checks they exited 0 and left no SA or policy of the
  * automatic reqid range. */
 void dh_stop_both_checked(struct dh_env *e);
-/* SIGKILL, reaped. */
+/* SIGKILL, reaped; returns once its network process (privilege
+ * separation) is gone too. */
 void dh_kill9(struct dh_env *e, int gw);
 /* True while the daemon's process runs (reaps it if it exited, printing
  * the status). */

@@ -11,7 +11,7 @@
  *  - check returns 0 or -EPERM, with a reason when refusing;
  *  - what check accepts is within the configuration: the reqid is a
  *    tunnel's (or a FLUSH of a listed extra reqid, or a RELOAD with reqid
- *    0), an SA has the tunnel's reqid, algorithm and key length and the
+ *    0; a PRUNE names a tunnel's reqid), an SA has the tunnel's reqid, algorithm and key length and the
  *    tunnel's gateways as its endpoints, a policy the tunnel's reqid and
  *    gateways as its template.
  */
@@ -89,6 +89,9 @@ static void accepted(const struct config *c, const struct psep_req *r,
 	case PSEP_SA_STATS:
 		FUZZ_REQUIRE(same_addr(&r->dst, &t->local) ||
 			     same_addr(&r->dst, &t->remote));
+		break;
+	case PSEP_SA_PRUNE:
+		FUZZ_REQUIRE(r->n_keep <= PSEP_KEEP_MAX);
 		break;
 	default: /* policies */
 		FUZZ_REQUIRE(r->pol.reqid == t->reqid);

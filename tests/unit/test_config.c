@@ -85,7 +85,7 @@ static void test_example(void)
 
 	t = config_tunnel_find(&c, "site-b");
 	if (CHECK(t == &c.tunnels[0])) {
-		CHECK(t->line == 19);
+		CHECK(t->line == 21);
 		CHECK(addr_is(&t->local, "192.0.2.1"));
 		CHECK(addr_is(&t->remote, "198.51.100.2"));
 		CHECK(key_is(t->peer_key, PK_A));

@@ -183,6 +183,15 @@ static void test_valid(void)
 		r.type = PSEP_FLUSH;
 		r.reqid = c->reqid;
 		expect(&r, 0, NULL);
+		r.type = PSEP_SA_PRUNE;
+		expect(&r, 0, NULL); /* keep nothing */
+		r.n_keep = 3;
+		r.keep[0] = 0x1234;
+		r.keep[1] = 0x5678;
+		r.keep[2] = 0x9abc;
+		expect(&r, 0, NULL);
+		r.n_keep = PSEP_KEEP_MAX;
+		expect(&r, 0, NULL);
 	}
 	memset(&r, 0, sizeof(r));
 	r.type = PSEP_RELOAD;
@@ -216,6 +225,13 @@ static void test_refused_reqid(void)
 	r.type = PSEP_RELOAD;
 	r.reqid = 1;
 	expect(&r, -EPERM, "reload with a reqid");
+	memset(&r, 0, sizeof(r));
+	r.type = PSEP_SA_PRUNE;
+	r.reqid = 77; /* pruning is for configured tunnels only */
+	r.n_keep = 1;
+	r.keep[0] = 0x1234;
+	expect(&r, -EPERM, "prune of reqid 77");
+	CHECK(psep_check(&cfg, &r, extra, 2, why, sizeof(why)) == -EPERM);
 	pol_of(t4, 0, 0, XFRM_DIR_OUT, 0, PSEP_POLICY_UPDATE, &r);
 	r.pol.reqid = t6->reqid;
 	expect(&r, -EPERM, "policy reqid differs");
@@ -452,6 +468,23 @@ static void test_decode_refusals(void)
 	set_len(c, (size_t)n + 1);
 	expect_bad(c, (size_t)n + 1, "bytes after the message");
 	expect_bad(c, 0, "too short");
+	/* SA_PRUNE: the count decides the length; at most PSEP_KEEP_MAX. */
+	memset(&r, 0, sizeof(r));
+	r.type = PSEP_SA_PRUNE;
+	r.n_keep = 2;
+	n = psep_encode(&r, m, sizeof(m));
+	CHECK(n == 16 + 1 + 2 * 4);
+	memcpy(c, m, (size_t)n);
+	c[16] = 3; /* says 3, carries 2 */
+	expect_bad(c, (size_t)n, "too short");
+	c[16] = 1; /* says 1, carries 2 */
+	expect_bad(c, (size_t)n, "bytes after the message");
+	c[16] = PSEP_KEEP_MAX + 1;
+	memset(c + n, 0, sizeof(c) - (size_t)n);
+	set_len(c, 16 + 1 + 4 * (PSEP_KEEP_MAX + 1));
+	expect_bad(c, 16 + 1 + 4 * (PSEP_KEEP_MAX + 1), "too many SPIs");
+	r.n_keep = PSEP_KEEP_MAX + 1;
+	CHECK(psep_encode(&r, m, sizeof(m)) == -EINVAL);
 	/* What the format cannot carry is not encoded. */
 	sa_of(t4, true, 0x1234, &r);
 	r.sa.key_len = 37;
