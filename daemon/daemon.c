@@ -112,6 +112,7 @@ struct dtunnel {
 		enum tunnel_state state;
 		uint64_t epoch, session, isid, rsid;
 		uint32_t in, out, staged, id_block;
+		unsigned sent;
 	} saved;
 	bool have_saved;
 	bool resumed;           /* up from a state file, not a handshake */
@@ -380,7 +381,8 @@ static void persist(struct dtunnel *dt, uint64_t now)
 	    dt->saved.in == tunnel_spi_in(dt->t) &&
 	    dt->saved.out == tunnel_spi_out(dt->t) &&
 	    dt->saved.staged == tunnel_spi_staged(dt->t) &&
-	    dt->saved.id_block == dt->cur.next_id / ID_BLOCK)
+	    dt->saved.id_block == dt->cur.next_id / ID_BLOCK &&
+	    dt->saved.sent == tunnel_messages_sent(dt->t))
 		return;
 	h.reqid = dt->cfg.reqid;
 	h.isid = dt->cur.isid;
@@ -420,6 +422,7 @@ static void persist(struct dtunnel *dt, uint64_t now)
 	dt->saved.out = tunnel_spi_out(dt->t);
 	dt->saved.staged = tunnel_spi_staged(dt->t);
 	dt->saved.id_block = dt->cur.next_id / ID_BLOCK;
+	dt->saved.sent = tunnel_messages_sent(dt->t);
 }
 
 /* Compares the tunnel with what we saw last and reports the difference:
@@ -886,7 +889,16 @@ static int op_out_switch(void *ctx, uint32_t spi, const uint8_t *key,
 	return EPOCH_OK;
 }
 
+/* tunnel_ops.save: the state file, before a message lets the peer move
+ * on (the rest is saved after each step, in observe). */
+static int op_save(void *ctx)
+{
+	persist(ctx, mono_ms());
+	return EPOCH_OK;
+}
+
 static const struct tunnel_ops dt_ops = {
+	.save = op_save,
 	.send = op_send,
 	.alloc_spi = op_alloc_spi,
 	.sa_in_add = op_sa_in_add,
@@ -1054,16 +1066,33 @@ static int try_resume(struct dtunnel *dt, uint64_t now)
 	keep[n_keep++] = tunnel_spi_out(dt->t);
 	if (tunnel_spi_staged(dt->t))
 		keep[n_keep++] = tunnel_spi_staged(dt->t);
-	if (!sa_exists(dt, true, keep[0]))
-		missing = keep[0];
-	else if (!sa_exists(dt, false, keep[1]))
-		missing = keep[1];
-	else if (n_keep == 3 && !sa_exists(dt, true, keep[2]))
-		missing = keep[2];
+	/* An SA the file names but the kernel lacks: the crash came between
+	 * a kernel change and the next save (the file is one step behind).
+	 * Its key comes from the saved group again. */
+	for (size_t i = 0; i < n_keep; i++) {
+		uint8_t key[TUNNEL_ESP_KEY_MAX];
+		size_t kl;
+		bool in = i != 1;
+
+		if (sa_exists(dt, in, keep[i]))
+			continue;
+		rc = tunnel_sa_key(dt->t, keep[i], &in, key, &kl);
+		if (rc == EPOCH_OK)
+			rc = sa_install(dt, in, keep[i], key, kl);
+		crypto_wipe(key, sizeof(key));
+		if (rc != EPOCH_OK) {
+			missing = keep[i];
+			break;
+		}
+		log_msg(CONFIG_LOG_NOTICE, name,
+			"%s SA 0x%08x of the state file was missing: "
+			"installed again", in ? "inbound" : "outbound",
+			keep[i]);
+	}
 	if (missing) {
 		log_msg(CONFIG_LOG_NOTICE, name,
-			"state file of epoch %llu is stale (SA 0x%08x is "
-			"gone): new handshake",
+			"state file of epoch %llu cannot be used (SA 0x%08x): "
+			"new handshake",
 			(unsigned long long)tunnel_epoch(dt->t), missing);
 		/* The peer hears CLOSE and starts over too. */
 		dt->cur.isid = h.isid;
