@@ -12,7 +12,7 @@
 
 static const uint8_t SRC[4] = { 192, 0, 2, 1 };
 static uint8_t frag[1200];
-static uint8_t kp[1100];
+static uint8_t kp[1200];
 
 /* A HELLO's first fragment: cookie vector then KeyPackage bytes. */
 static size_t hello_frag(const uint8_t *c, size_t c_len)
