@@ -61,7 +61,16 @@
 #define FRAG 1200          /* fragment size for the default MTU 1280 */
 #define HELLO_LEN 2689     /* an X-Wing HELLO: empty cookie + KeyPackage */
 #define ADDR_BASE 100      /* 192.0.2.100 ... */
+/* Under ASan (this program is built with the daemon's flags) the
+ * allocator's quarantine and shadow memory grow RSS with every free: a
+ * looser bound, while LeakSanitizer checks leaks at the daemon's exit
+ * (the harness requires exit status 0). 7 MB were measured for 14,000
+ * HELLOs; a leak of one HELLO's 3 KB each would be 42 MB. */
+#if defined(__SANITIZE_ADDRESS__)
+#define RSS_BOUND_KB 32768
+#else
 #define RSS_BOUND_KB 4096
+#endif
 /* The defaults of epochd.conf(5). */
 #define HELLO_RATE 2
 #define HELLO_BURST 8
