@@ -54,6 +54,7 @@ struct dh_conf {
 				 * set, else the daemon's default ("epochd":
 				 * privilege separation, as in production);
 				 * "": none */
+	const char *extra_global; /* raw lines added to the global group */
 };
 
 struct dh_daemon {
