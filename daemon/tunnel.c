@@ -1074,3 +1074,10 @@ int tunnel_export(const struct tunnel *t, const char *label, uint8_t *out,
 	return mls_group_export(t->g, false, (const uint8_t *)label,
 				strlen(label), NULL, 0, out, len);
 }
+
+#ifdef EPOCHD_TEST_SECRETS
+const struct mls_group *tunnel_test_group(const struct tunnel *t)
+{
+	return t->g;
+}
+#endif

@@ -191,5 +191,9 @@ bool tunnel_pending(const struct tunnel *t);
 /* MLS-Exporter of the current epoch (tests compare both sides). */
 int tunnel_export(const struct tunnel *t, const char *label, uint8_t *out,
 		  size_t len);
+#ifdef EPOCHD_TEST_SECRETS
+/* Test build only (daemon/test_secrets.h): the current group, or NULL. */
+const struct mls_group *tunnel_test_group(const struct tunnel *t);
+#endif
 
 #endif
