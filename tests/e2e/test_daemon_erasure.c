@@ -66,6 +66,7 @@ struct needle {
 	size_t n;
 	uint64_t epoch;       /* first epoch it was seen in */
 	char what[48];        /* secret name, or "spi 0x... dst ..." */
+	uint32_t spi;         /* ESP: the SA's SPI */
 	bool current;         /* also a secret / key of the current epoch */
 	int found[PROC_MAX];  /* hits per core */
 	long off;             /* first hit's file offset */
@@ -188,7 +189,7 @@ static int kernel_keys(int gw, struct sa_key *v, int cap)
 
 /* Reads both kernels' keys into the needles (epoch: the tunnel's now).
  * Returns the number of SAs read, or -1. */
-static int record_keys(uint64_t epoch, bool current)
+static int record_keys(uint64_t epoch)
 {
 	struct sa_key v[32];
 	int total = 0;
@@ -212,8 +213,7 @@ static int record_keys(uint64_t epoch, bool current)
 				test_fail(__FILE__, __LINE__, "too many keys");
 				return -1;
 			}
-			if (current)
-				x->current = true;
+			x->spi = v[i].spi;
 		}
 		total += n;
 	}
@@ -554,22 +554,153 @@ static void t_hook_only_in_test_build(void)
 	       normal);
 }
 
+/* What one pass (a dump of every epochd, searched) found. */
+struct tally {
+	int cores;
+	size_t old_keys, old_keys_found, old_sec, old_sec_found;
+	size_t cur_keys, cur_keys_found, cur_sec, cur_sec_missing;
+};
+
+/* Marks the ESP keys of the SAs the statuses name current, all others
+ * not; secrets of epoch cur current. */
+static void mark_current(const struct dh_status st[2], uint64_t cur)
+{
+	for (size_t i = 0; i < n_nd; i++) {
+		struct needle *x = &nd[i];
+
+		if (x->kind == K_SECRET) {
+			x->current = x->current || x->epoch == cur;
+			continue;
+		}
+		x->current = false;
+		for (int gw = 0; gw < 2; gw++)
+			if (x->spi == st[gw].spi_in || x->spi == st[gw].spi_out)
+				x->current = true;
+	}
+}
+
+/* Dumps every epochd process, searches the cores for every needle and
+ * counts. 0, or -1 (reported). */
+static int pass(const char *tag, uint64_t cur, struct tally *t)
+{
+	struct core cores[PROC_MAX];
+	int n_cores, per_gw[2] = { 0, 0 }, rc = -1;
+	uint64_t t0;
+
+	memset(t, 0, sizeof(*t));
+	memset(cores, 0, sizeof(cores));
+	for (size_t i = 0; i < n_nd; i++) {
+		memset(nd[i].found, 0, sizeof(nd[i].found));
+		nd[i].off = -1;
+	}
+	n_cores = find_daemons(cores, PROC_MAX);
+	if (!CHECK(n_cores >= 2))
+		return -1;
+	for (int i = 0; i < n_cores; i++) {
+		if (cores[i].gw < 0)
+			cores[i].gw = gw_of(cores[i].pid);
+		if (!CHECK(cores[i].gw >= 0) || !CHECK(dump(&cores[i]) == 0))
+			goto out;
+		per_gw[cores[i].gw]++;
+		printf("  %s: core of epochd pid %d (%s): %zu bytes\n", tag,
+		       (int)cores[i].pid, E->ns_gw[cores[i].gw], cores[i].len);
+	}
+	if (!CHECK(per_gw[0] >= 1 && per_gw[1] >= 1))
+		goto out;
+	t->cores = n_cores;
+
+	hash_build();
+	t0 = dh_now_ms();
+	for (int i = 0; i < n_cores; i++)
+		scan(&cores[i], i);
+	printf("  %s: %zu byte strings searched in %d cores in %.1f s\n",
+	       tag, n_nd, n_cores, (double)(dh_now_ms() - t0) / 1e3);
+
+	for (size_t i = 0; i < n_nd; i++) {
+		struct needle *x = &nd[i];
+		int hits = 0, gw_hits[2] = { 0, 0 };
+
+		for (int c = 0; c < n_cores; c++) {
+			hits += x->found[c];
+			if (x->found[c])
+				gw_hits[cores[c].gw]++;
+		}
+		if (!x->current) {
+			if (x->kind == K_ESP) {
+				t->old_keys++;
+				t->old_keys_found += hits > 0;
+			} else {
+				t->old_sec++;
+				t->old_sec_found += hits > 0;
+			}
+			if (hits)
+				report_hit("FOUND old", x, cores);
+			continue;
+		}
+		if (x->kind == K_ESP) {
+			t->cur_keys++;
+			t->cur_keys_found += hits > 0;
+			if (hits)
+				report_hit("FOUND current", x, cores);
+			continue;
+		}
+		/* A current secret of the group: both members hold the
+		 * same ones, except each its own leaf key. */
+		t->cur_sec++;
+		if (!strcmp(x->what, "leaf_hpke_sk") ? hits == 0 :
+		    gw_hits[0] == 0 || gw_hits[1] == 0) {
+			t->cur_sec_missing++;
+			printf("  %s: current %s (epoch %llu) not found: %s %d, "
+			       "%s %d cores\n", tag, x->what,
+			       (unsigned long long)cur, E->ns_gw[0],
+			       gw_hits[0], E->ns_gw[1], gw_hits[1]);
+		}
+	}
+	rc = 0;
+out:
+	for (int i = 0; i < n_cores; i++) {
+		free(cores[i].buf);
+		free(cores[i].maps);
+		if (!cores[i].path[0])
+			continue;
+		if (getenv("ERASURE_KEEP_CORES")) {
+			char keep[PATH_MAX + 64];
+
+			snprintf(keep, sizeof(keep), "%s/erasure-%s-core.%d",
+				 E->logs, tag, (int)cores[i].pid);
+			if (rename(cores[i].path, keep) == 0)
+				continue;
+		}
+		unlink(cores[i].path);
+	}
+	return rc;
+}
+
+/* The checks of one pass: nothing old, every current MLS secret, no ESP
+ * key at all (the daemon wipes each one once the kernel has it). */
+static void pass_check(const struct tally *t)
+{
+	CHECK_EQ_U64(t->old_keys_found, 0);
+	CHECK_EQ_U64(t->old_sec_found, 0);
+	CHECK(t->cur_sec >= 10);
+	CHECK_EQ_U64(t->cur_sec_missing, 0);
+	/* One SA each way (out of one gateway = in of the other). */
+	CHECK_EQ_U64(t->cur_keys, 2);
+	CHECK_EQ_U64(t->cur_keys_found, 0);
+}
+
 static void t_erasure(void)
 {
 	struct dh_conf conf = { .suite = "xwing" };
 	struct dh_rekeys r;
 	struct dh_status st[2];
 	struct dh_sas sas[2];
-	struct core cores[PROC_MAX];
+	struct tally early, late;
 	char secrets[PATH_MAX];
-	int epochs_seen[4096] = { 0 }, n_cores = 0, per_gw[2] = { 0, 0 };
-	size_t old_keys = 0, old_keys_found = 0, old_sec = 0,
-	       old_sec_found = 0, cur_keys = 0, cur_keys_found = 0,
-	       cur_sec = 0, cur_sec_missing = 0;
+	int epochs_seen[4096] = { 0 };
 	uint64_t cur, t0;
 	int lines;
 
-	memset(cores, 0, sizeof(cores));
 	snprintf(secrets, sizeof(secrets), "%s/secrets.txt", E->work);
 	unlink(secrets);
 	setenv(MARKER, secrets, 1);
@@ -585,24 +716,16 @@ static void t_erasure(void)
 		goto out;
 	for (int i = 0; i < n_rekeys; i++) {
 		/* This epoch's keys, before its rollover. */
-		if (!CHECK(record_keys(r.epoch, false) > 0))
+		if (!CHECK(record_keys(r.epoch) > 0))
 			goto out;
 		if (!CHECK(dh_rekey_step(E, i & 1, REKEY_MS, &r) == 0))
 			goto out;
 	}
 	dh_rekeys_print("alternating", &r);
 	cur = r.epoch;
-
-	/* Past the grace period: only the current SAs are left. */
-	t0 = dh_now_ms();
-	if (!CHECK(dh_wait_one_sa_each(E, GRACE_MS, sas) == 0))
-		goto out;
-	printf("  old SAs gone from both kernels %.1f s after the last "
-	       "rekey\n", (double)(dh_now_ms() - t0) / 1e3);
-	if (!CHECK(dh_wait_synced(E, cur, 30000, st) == 0) ||
-	    !CHECK_EQ_U64(st[0].epoch, cur))
-		goto out;
-	if (!CHECK(record_keys(cur, true) == 4))
+	/* The current keys, and the previous epoch's inbound SAs, still in
+	 * their grace period. */
+	if (!CHECK(record_keys(cur) > 0))
 		goto out;
 	lines = record_secrets(secrets, cur, epochs_seen,
 			       sizeof(epochs_seen) / sizeof(epochs_seen[0]));
@@ -614,114 +737,51 @@ static void t_erasure(void)
 			printf("  epoch %llu: %d epoch_secret lines\n",
 			       (unsigned long long)ep, epochs_seen[ep]);
 
-	n_cores = find_daemons(cores, PROC_MAX);
-	if (!CHECK(n_cores >= 2)) {
-		char exe[PATH_MAX], link[64], real[PATH_MAX];
-
-		for (int gw = 0; gw < 2; gw++) {
-			ssize_t k;
-
-			snprintf(link, sizeof(link), "/proc/%d/exe",
-				 (int)E->d[gw].pid);
-			k = readlink(link, exe, sizeof(exe) - 1);
-			exe[k > 0 ? k : 0] = 0;
-			printf("  %s: %s (test epochd: %s)\n", link, exe,
-			       realpath(keyscan, real) ? real : "?");
-		}
-		n_cores = 0;
+	/* Right after the rollover: the old epochs are gone from the
+	 * daemons already (their SAs are not: the kernel holds the
+	 * previous inbound ones until the grace period ends). */
+	if (!CHECK(dh_wait_synced(E, cur, 30000, st) == 0) ||
+	    !CHECK_EQ_U64(st[0].epoch, cur))
 		goto out;
-	}
-	for (int i = 0; i < n_cores; i++) {
-		if (cores[i].gw < 0)
-			cores[i].gw = gw_of(cores[i].pid);
-		if (!CHECK(cores[i].gw >= 0) || !CHECK(dump(&cores[i]) == 0))
-			goto out;
-		per_gw[cores[i].gw]++;
-		printf("  core of epochd pid %d (%s): %zu bytes\n",
-		       (int)cores[i].pid, E->ns_gw[cores[i].gw], cores[i].len);
-	}
-	CHECK(per_gw[0] >= 1 && per_gw[1] >= 1);
-
-	hash_build();
+	mark_current(st, cur);
 	t0 = dh_now_ms();
-	for (int i = 0; i < n_cores; i++)
-		scan(&cores[i], i);
-	printf("  %zu byte strings searched in %d cores in %.1f s\n", n_nd,
-	       n_cores, (double)(dh_now_ms() - t0) / 1e3);
+	if (!CHECK(pass("rollover", cur, &early) == 0))
+		goto out;
+	pass_check(&early);
+	printf("  at the rollover (old inbound SAs still in the kernels): "
+	       "old_keys=%zu found=%zu old_secrets=%zu found=%zu "
+	       "current_esp_keys_in_daemon=%zu/%zu\n", early.old_keys,
+	       early.old_keys_found, early.old_sec, early.old_sec_found,
+	       early.cur_keys_found, early.cur_keys);
 
-	for (size_t i = 0; i < n_nd; i++) {
-		struct needle *x = &nd[i];
-		int hits = 0, gw_hits[2] = { 0, 0 };
-
-		for (int c = 0; c < n_cores; c++) {
-			hits += x->found[c];
-			if (x->found[c])
-				gw_hits[cores[c].gw]++;
-		}
-		if (!x->current) {
-			if (x->kind == K_ESP) {
-				old_keys++;
-				old_keys_found += hits > 0;
-			} else {
-				old_sec++;
-				old_sec_found += hits > 0;
-			}
-			if (hits)
-				report_hit("FOUND old", x, cores);
-			continue;
-		}
-		if (x->kind == K_ESP) {
-			cur_keys++;
-			cur_keys_found += hits > 0;
-			if (hits)
-				report_hit("(current)", x, cores);
-			continue;
-		}
-		/* A current secret of the group: both members hold the
-		 * same ones, except each its own leaf key. */
-		cur_sec++;
-		if (!strcmp(x->what, "leaf_hpke_sk") ? hits == 0 :
-		    gw_hits[0] == 0 || gw_hits[1] == 0) {
-			cur_sec_missing++;
-			printf("  current %s (epoch %llu) not found: %s %d, "
-			       "%s %d cores\n", x->what,
-			       (unsigned long long)cur, E->ns_gw[0],
-			       gw_hits[0], E->ns_gw[1], gw_hits[1]);
-		}
-	}
+	/* Past the grace period: only the current SAs are left. */
+	if (!CHECK(dh_wait_one_sa_each(E, GRACE_MS, sas) == 0))
+		goto out;
+	printf("  old SAs gone from both kernels %.1f s after the first "
+	       "dump\n", (double)(dh_now_ms() - t0) / 1e3);
+	if (!CHECK(dh_wait_synced(E, cur, 30000, st) == 0) ||
+	    !CHECK_EQ_U64(st[0].epoch, cur) ||
+	    !CHECK(record_keys(cur) == 4))
+		goto out;
+	mark_current(st, cur);
+	if (!CHECK(pass("grace", cur, &late) == 0))
+		goto out;
+	pass_check(&late);
 	/* 2 SAs (one each way) per old epoch. */
-	CHECK_EQ_U64(old_keys, 2 * (uint64_t)n_rekeys);
-	CHECK_EQ_U64(old_keys_found, 0);
-	CHECK(old_sec >= 10 * (size_t)n_rekeys);
-	CHECK_EQ_U64(old_sec_found, 0);
-	CHECK(cur_sec >= 10);
-	CHECK_EQ_U64(cur_sec_missing, 0);
-	CHECK_EQ_U64(cur_keys, 2);
+	CHECK_EQ_U64(late.old_keys, 2 * (uint64_t)n_rekeys);
+	CHECK(late.old_sec >= 10 * (size_t)n_rekeys);
 	printf("ERASURE rekeys=%d old_keys=%zu found=%zu old_secrets=%zu "
 	       "found=%zu current_found=%s cores=%d current_secrets=%zu "
 	       "current_esp_keys_in_daemon=%zu/%zu epoch=%llu\n", r.done,
-	       old_keys, old_keys_found, old_sec, old_sec_found,
-	       cur_sec && !cur_sec_missing ? "yes" : "no", n_cores, cur_sec,
-	       cur_keys_found, cur_keys, (unsigned long long)cur);
+	       late.old_keys, late.old_keys_found, late.old_sec,
+	       late.old_sec_found,
+	       late.cur_sec && !late.cur_sec_missing ? "yes" : "no",
+	       late.cores, late.cur_sec, late.cur_keys_found, late.cur_keys,
+	       (unsigned long long)cur);
 out:
 	if (test_case_failures())
 		dh_diag(E, "erasure");
 	dh_stop_both_checked(E);
-	for (int i = 0; i < n_cores; i++) {
-		free(cores[i].buf);
-		free(cores[i].maps);
-		if (!cores[i].path[0])
-			continue;
-		if (getenv("ERASURE_KEEP_CORES")) {
-			char keep[PATH_MAX + 64];
-
-			snprintf(keep, sizeof(keep), "%s/erasure-core.%d",
-				 E->logs, (int)cores[i].pid);
-			if (rename(cores[i].path, keep) == 0)
-				continue;
-		}
-		unlink(cores[i].path);
-	}
 	unsetenv(MARKER);
 }
 
