@@ -8,7 +8,8 @@
  * Byte 0 picks the scenario: which side receives and in what state the
  * pair is (see scenarios[] below: DOWN, HELLO_SENT, WELCOME_SENT,
  * JOIN_COMMIT_SENT, ESTABLISHED, REKEY_SENT, a collision, a pending
- * session of a restarted initiator, after KEEPALIVE or CLOSE requests).
+ * session of a restarted initiator, after KEEPALIVE or CLOSE requests,
+ * a RESUME of a peer restarted with its saved state, rows 23-26).
  * The messages the peer sent to get there are dropped from the network;
  * the input takes their place: up to 4 records [u8 op][u16 length][bytes],
  * op bits 0-3 the message type (1-8 and the unused numbers), bit 4 the
@@ -34,6 +35,7 @@
 #include <string.h>
 
 #include "daemon/tunnel.h"
+#include "proto/codec.h"
 #include "proto/crypto.h"
 #include "tests/fuzz/fuzz.h"
 
@@ -487,6 +489,86 @@ static int sc_closed_i(struct pair *p)
 		       EPOCH_OK : EPOCH_ERR_STATE; /* nothing queued */
 }
 
+/* Rows 23-26: side i's daemon is killed after its state was saved
+ * (`st`); the SAs stay in the kernel; a new tunnel loads the state and
+ * sends RESUME. */
+static int crash_and_resume(struct pair *p, int i,
+			    const struct codec_writer *st)
+{
+	tunnel_free(p->s[i].t);
+	p->s[i].t = NULL;
+	GUARD(side_new(p, i));
+	GUARD(tunnel_load(p->s[i].t, st->buf, st->len, p->now));
+	return tunnel_resume(p->s[i].t, p->now);
+}
+
+static void drop_first(struct pair *p)
+{
+	free(p->q[0].p);
+	memmove(&p->q[0], &p->q[1], (p->n - 1) * sizeof(p->q[0]));
+	p->n--;
+}
+
+/* kind 0: saved while established; 1: its COMMIT never arrived; 2: the
+ * peer applied it, the ACK was lost; 3: it applied the peer's commit, its
+ * ACK was lost (the peer is still staged: the "+2" case). */
+static int resume(struct pair *p, int i, int kind)
+{
+	struct codec_writer w;
+	int rc;
+
+	GUARD(handshake(p));
+	codec_writer_init_dynamic(&w, 1 << 20);
+	if (kind == 0) {
+		rc = tunnel_save(p->s[i].t, &w);
+	} else if (kind == 3) {
+		rc = tunnel_rekey(p->s[!i].t, p->now);
+		if (rc == EPOCH_OK)
+			rc = pump_n(p, 1);
+		if (rc == EPOCH_OK)
+			rc = tunnel_save(p->s[i].t, &w);
+		if (rc == EPOCH_OK)
+			drop_first(p);
+	} else {
+		rc = tunnel_rekey(p->s[i].t, p->now);
+		if (rc == EPOCH_OK)
+			rc = tunnel_save(p->s[i].t, &w);
+		if (rc == EPOCH_OK && kind == 2)
+			rc = pump_n(p, 1);
+		if (rc == EPOCH_OK)
+			drop_first(p);
+	}
+	if (rc == EPOCH_OK)
+		rc = crash_and_resume(p, i, &w);
+	codec_writer_free(&w);
+	return rc;
+}
+
+static int sc_resume_idle_r(struct pair *p)
+{
+	return resume(p, 0, 0);
+}
+
+static int sc_resume_lost_r(struct pair *p)
+{
+	return resume(p, 0, 1);
+}
+
+static int sc_resume_ack_lost_r(struct pair *p)
+{
+	return resume(p, 0, 2);
+}
+
+static int sc_resume_plus_two_i(struct pair *p)
+{
+	return resume(p, 1, 3);
+}
+
+static int sc_resume_idle_i(struct pair *p)
+{
+	return resume(p, 1, 0);
+}
+
 static const struct scenario scenarios[] = {
 	{ "down-r-hello", 1, sc_down_r },
 	{ "hello-sent-welcome", 0, sc_hello_sent },
@@ -506,6 +588,11 @@ static const struct scenario scenarios[] = {
 	{ "established-r-new-hello", 1, sc_pending_hello },
 	{ "pending-r-commit", 1, sc_pending_commit },
 	{ "down-i-closed", 0, sc_closed_i },
+	{ "resume-r-idle", 1, sc_resume_idle_r },
+	{ "resume-r-commit-lost", 1, sc_resume_lost_r },
+	{ "resume-r-ack-lost", 1, sc_resume_ack_lost_r },
+	{ "resume-i-plus-two", 0, sc_resume_plus_two_i },
+	{ "resume-i-idle", 0, sc_resume_idle_i },
 };
 
 #define N_SCENARIOS (sizeof(scenarios) / sizeof(scenarios[0]))
