@@ -49,6 +49,10 @@ struct tunnel {
 	/* SHA-256 of the last HELLOs answered (a ring): replays refused. */
 	uint8_t seen[TUNNEL_HELLOS_SEEN][32];
 	size_t n_seen, seen_next;
+	/* SHA-256 of the peer's last commit we applied: row 24 answers a
+	 * RESUME of the previous epoch only if it is that commit. */
+	uint8_t applied[32];
+	bool have_applied;
 };
 
 const char *tunnel_state_name(enum tunnel_state s)
@@ -617,6 +621,8 @@ static int rekeyed(struct tunnel *t, const uint8_t *msg, size_t len,
 	GUARD_GOTO(rc, respond(t, TUNNEL_MSG_EPOCH_ACK, &w, msg, len), out);
 	t->state = TUNNEL_ESTABLISHED;
 	t->rekeys++;
+	t->have_applied = crypto_hash(CRYPTO_SHA256, msg, len, t->applied) ==
+			  EPOCH_OK;
 out:
 	crypto_wipe(key, sizeof(key));
 	codec_writer_free(&w);
@@ -865,9 +871,15 @@ static int on_close(struct tunnel *t, bool response, const uint8_t *msg,
 static int resume_ack_again(struct tunnel *t, const uint8_t *msg, size_t len)
 {
 	struct codec_writer w;
-	uint8_t spi_be[4];
+	uint8_t spi_be[4], h[32];
 	int rc;
 
+	/* Nothing here authenticates the message (the group has moved
+	 * past its epoch): only the commit we applied, byte for byte, gets
+	 * the EPOCH_ACK again, not anything claiming its epoch. */
+	GUARD(crypto_hash(CRYPTO_SHA256, msg, len, h));
+	if (!t->have_applied || memcmp(h, t->applied, sizeof(h)) != 0)
+		return EPOCH_ERR_EPOCH;
 	put32(spi_be, t->spi_in);
 	codec_writer_init_dynamic(&w, MSG_MAX);
 	rc = mls_group_encrypt(t->g, NULL, 0, spi_be, sizeof(spi_be), &w);
