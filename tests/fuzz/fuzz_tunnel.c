@@ -18,6 +18,8 @@
  *
  * Invariants, checked after every record and at the end:
  *  - tunnel_receive returns 0 or a negative EPOCH_ERR_*;
+ *  - only messages the peer really sent are accepted (not a HELLO, which
+ *    any run's KeyPackage may be, nor a CLOSE response, which is ignored);
  *  - a refused message changes nothing: state, epoch, SPIs, session,
  *    pending session, exporter and the model kernel's SAs are as before;
  *  - the model kernel agrees with the tunnel: its outbound SA is
@@ -47,6 +49,7 @@ const long fuzz_driver_runs = 400;
 #define MAX_IN 32
 #define NET_MAX 64
 #define RECORDS_MAX 4
+#define SENT_MAX 32
 
 /* ---- deterministic randomness ------------------------------------------ */
 
@@ -113,6 +116,10 @@ struct pair {
 	size_t n;
 	struct side s[2]; /* 0: initiator, 1: responder */
 	uint64_t now;
+	/* Every message each side sent (up to SENT_MAX): what may
+	 * authenticate. */
+	struct msg sent[2][SENT_MAX];
+	size_t n_sent[2];
 	/* Seeds only: the last messages delivered to each side. */
 	bool keep_history;
 	struct msg hist[2][RECORDS_MAX];
@@ -141,6 +148,19 @@ static int op_send(void *ctx, enum tunnel_msg type, bool response,
 		return EPOCH_ERR_NOMEM;
 	if (len)
 		memcpy(c, p, len);
+	if (pr->n_sent[s->id] < SENT_MAX) {
+		struct msg *m = &pr->sent[s->id][pr->n_sent[s->id]];
+
+		m->p = malloc(len ? len : 1);
+		if (!m->p) {
+			free(c);
+			return EPOCH_ERR_NOMEM;
+		}
+		if (len)
+			memcpy(m->p, p, len);
+		m->len = len;
+		pr->n_sent[s->id]++;
+	}
 	pr->q[pr->n].to = !s->id;
 	pr->q[pr->n].type = type;
 	pr->q[pr->n].response = response;
@@ -259,9 +279,12 @@ static void net_clear(struct pair *p)
 static void pair_free(struct pair *p)
 {
 	net_clear(p);
-	for (int i = 0; i < 2; i++)
+	for (int i = 0; i < 2; i++) {
 		for (size_t j = 0; j < p->n_hist[i]; j++)
 			free(p->hist[i][j].p);
+		for (size_t j = 0; j < p->n_sent[i]; j++)
+			free(p->sent[i][j].p);
+	}
 	for (int i = 0; i < 2; i++)
 		tunnel_free(p->s[i].t);
 }
@@ -653,6 +676,17 @@ static bool ack_applied(const struct snap *b, const struct snap *a,
 	       a->state == b->state && a->epoch == b->epoch + 1;
 }
 
+/* Whether side i sent exactly these bytes during this run. */
+static bool was_sent(const struct pair *p, int i, const uint8_t *m,
+		     size_t len)
+{
+	for (size_t j = 0; j < p->n_sent[i]; j++)
+		if (p->sent[i][j].len == len &&
+		    (len == 0 || memcmp(p->sent[i][j].p, m, len) == 0))
+			return true;
+	return false;
+}
+
 /* The model kernel agrees with what the tunnel says it has. */
 static void check_side(const struct side *s)
 {
@@ -802,6 +836,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				op & 0x10 ? " response" : "", len, rc,
 				tunnel_state_name(tunnel_state(s->t)));
 		FUZZ_REQUIRE(rc <= 0);
+		/* Only the peer's own messages are accepted (nobody else can
+		 * make one that authenticates), except a HELLO (a KeyPackage
+		 * signed with the pinned key may come from any run) and a
+		 * CLOSE response (ignored). */
+		if (rc == EPOCH_OK && (op & 0x0f) != TUNNEL_MSG_HELLO &&
+		    !((op & 0x0f) == TUNNEL_MSG_CLOSE && (op & 0x10)))
+			FUZZ_REQUIRE(was_sent(&p, !sc->to, data + off - len,
+					      len));
 		if (rc != EPOCH_OK) {
 			snap_take(s, &after);
 			if (ack_applied(&before, &after, op, rc)) {
