@@ -22,6 +22,9 @@ DEB_PKGS := gcc make pkg-config libssl-dev libmnl-dev libconfig-dev \
 # guest (busybox initramfs, module order with kmod, ip/ping from the host
 # root). The guest kernel is downloaded, not installed (netns/vm-build.sh).
 DEB_PKGS += qemu-system-x86 busybox-static kmod cpio iproute2 iputils-ping
+# The key erasure test (tests/e2e/test_daemon_erasure.c) dumps the daemons'
+# memory with gcore.
+DEB_PKGS += gdb
 # node/npm only for test peers; a NodeSource nodejs bundles npm and conflicts
 # with Debian's npm package, so these are installed only if the commands are
 # missing.
@@ -35,6 +38,15 @@ CPPFLAGS += -I. -D_GNU_SOURCE
 CFLAGS   += -std=c11 $(OPT) -g $(WARN) $(HARDEN)
 LDFLAGS  += -pie -Wl,-z,relro,-z,now -Wl,-z,noexecstack
 LDLIBS   += $(shell pkg-config --libs libcrypto 2>/dev/null || echo -lcrypto)
+
+# TEST_SECRETS=1: the key erasure test's build (make keyscan, its own tree
+# $(BUILD)/keyscan): epochd writes every epoch's MLS secrets to the file
+# named by EPOCHD_TEST_SECRETS_FILE (daemon/test_secrets.h). Never set in
+# the normal build; the test checks that build/bin/epochd lacks the hook.
+TEST_SECRETS ?=
+ifneq ($(TEST_SECRETS),)
+CPPFLAGS += -DEPOCHD_TEST_SECRETS
+endif
 
 ifneq ($(SAN),)
 # Sanitizer builds: FORTIFY conflicts with ASan interceptors; keep frames.
@@ -198,7 +210,7 @@ ubsan: deps-npm
 # Everything CI runs, as one run with one total line; the end-to-end ESP
 # tests (check-e2e, below) are one command of it, their sum counted in.
 # The libFuzzer targets run FUZZ_SMOKE_SECONDS each (fuzzing section).
-check: all deps-npm
+check: all deps-npm $(if $(wildcard daemon/epochd.c),keyscan)
 	$(Q)$(MAKE) --no-print-directory BUILD=build/asan SAN=$(SAN_FLAGS_ASAN) tests-build
 	$(Q)$(RUNNER) $(UNIT_CMDS) $(CHECK_SCRIPTS) \
 		$(patsubst $(BUILD)/%,build/asan/%,$(UNIT_CMDS)) \
@@ -400,7 +412,15 @@ bench: $(if $(and $(XFRM_SRC),$(wildcard daemon/epochd.c),\
 vm-assets: deps
 	$(Q)netns/vm-build.sh $(BUILD)/vm
 
-check-e2e: all
+# The key erasure test's epochd (TEST_SECRETS above): $(BUILD)/keyscan/bin/
+# epochd, found by test_daemon_erasure next to its own build tree.
+KEYSCAN_BIN := $(BUILD)/keyscan/bin/epochd
+.PHONY: keyscan
+keyscan: deps
+	$(Q)$(MAKE) --no-print-directory BUILD=$(BUILD)/keyscan TEST_SECRETS=1 \
+		$(KEYSCAN_BIN)
+
+check-e2e: all keyscan
 	$(Q)$(E2E_CHECK)
 
 # make demo: two epochd, one X-Wing tunnel, a ping and a rekey, shown step

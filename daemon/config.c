@@ -442,7 +442,8 @@ static const config_setting_t *member(const config_setting_t *g,
 
 static const char *const global_keys[] = {
 	"listen", "port", "private_key", "state_dir", "control_socket",
-	"pid_file", "log_level", "log_target", "mtu", NULL,
+	"pid_file", "log_level", "log_target", "mtu", "cookie_threshold",
+	"hello_rate", "hello_burst", NULL,
 };
 
 static int load_listen(const struct loader *l, const config_setting_t *s,
@@ -490,6 +491,9 @@ static int load_global(const struct loader *l, const config_setting_t *root,
 
 	g->port = CONFIG_PORT_DEFAULT;
 	g->mtu = CONFIG_MTU_DEFAULT;
+	g->cookie_threshold = CONFIG_COOKIE_THRESHOLD_DEFAULT;
+	g->hello_rate = CONFIG_HELLO_RATE_DEFAULT;
+	g->hello_burst = CONFIG_HELLO_BURST_DEFAULT;
 	g->log_level = CONFIG_LOG_INFO;
 	g->log_target = CONFIG_LOG_STDERR;
 	snprintf(g->state_dir, sizeof(g->state_dir), "%s",
@@ -551,6 +555,21 @@ static int load_global(const struct loader *l, const config_setting_t *root,
 		if (get_int(l, s, sub, CONFIG_MTU_MIN, CONFIG_MTU_MAX, &v) != 0)
 			return -1;
 		g->mtu = (uint32_t)v;
+	}
+	if ((s = member(gs, "cookie_threshold", path, sub))) {
+		if (get_int(l, s, sub, 0, CONFIG_COOKIE_THRESHOLD_MAX, &v) != 0)
+			return -1;
+		g->cookie_threshold = (uint32_t)v;
+	}
+	if ((s = member(gs, "hello_rate", path, sub))) {
+		if (get_int(l, s, sub, 1, CONFIG_HELLO_RATE_MAX, &v) != 0)
+			return -1;
+		g->hello_rate = (uint32_t)v;
+	}
+	if ((s = member(gs, "hello_burst", path, sub))) {
+		if (get_int(l, s, sub, 1, CONFIG_HELLO_RATE_MAX, &v) != 0)
+			return -1;
+		g->hello_burst = (uint32_t)v;
 	}
 	return 0;
 }
@@ -1237,6 +1256,9 @@ int config_check(const struct config *c, char *err, size_t errlen)
 
 	if (g->n_listen < 1 || g->n_listen > CONFIG_LISTEN_MAX || !g->port ||
 	    g->mtu < CONFIG_MTU_MIN || g->mtu > CONFIG_MTU_MAX ||
+	    g->cookie_threshold > CONFIG_COOKIE_THRESHOLD_MAX ||
+	    g->hello_rate < 1 || g->hello_rate > CONFIG_HELLO_RATE_MAX ||
+	    g->hello_burst < 1 || g->hello_burst > CONFIG_HELLO_RATE_MAX ||
 	    !path_ok(g->private_key, false) || !path_ok(g->state_dir, false) ||
 	    !path_ok(g->control_socket, false) || !path_ok(g->pid_file, true) ||
 	    strcmp(config_log_level_name(g->log_level), "?") == 0 ||

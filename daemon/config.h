@@ -36,6 +36,12 @@
 #define CONFIG_MTU_DEFAULT 1280
 #define CONFIG_MTU_MIN 576
 #define CONFIG_MTU_MAX 65535
+/* Denial of service (docs/protocol.md §5, load rules). */
+#define CONFIG_COOKIE_THRESHOLD_DEFAULT 2 /* half-open handshakes */
+#define CONFIG_COOKIE_THRESHOLD_MAX 65535
+#define CONFIG_HELLO_RATE_DEFAULT 2       /* HELLOs per second per source */
+#define CONFIG_HELLO_BURST_DEFAULT 8
+#define CONFIG_HELLO_RATE_MAX 100000
 #define CONFIG_STATE_DIR_DEFAULT "/var/lib/epochd"
 #define CONFIG_CONTROL_DEFAULT "/run/epochd/epochd.sock"
 
@@ -120,6 +126,13 @@ struct config_global {
 	enum config_log_level log_level;
 	enum config_log_target log_target;
 	uint32_t mtu;
+	/* HELLOs need a cookie while this many handshakes are half-open
+	 * (0: always). */
+	uint32_t cookie_threshold;
+	/* Per source address: HELLOs per second and burst before its
+	 * HELLOs need a cookie. */
+	uint32_t hello_rate;
+	uint32_t hello_burst;
 };
 
 struct config {

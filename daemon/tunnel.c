@@ -35,7 +35,7 @@ struct tunnel {
 	uint8_t *last_req, *last_resp;
 	size_t last_req_len, last_resp_len;
 	enum tunnel_msg last_resp_type;
-	unsigned retransmissions, rekeys, collisions;
+	unsigned retransmissions, rekeys, collisions, sent;
 	bool collided;       /* row 14 counted for the outstanding commit */
 	uint64_t last_alive; /* last sign of the peer */
 	uint64_t restart_at; /* initiator, DOWN after losing the peer */
@@ -123,6 +123,21 @@ static int keep_copy(const uint8_t *src, size_t n, uint8_t **p, size_t *len)
 	return EPOCH_OK;
 }
 
+/* Every message goes out here (counted: tunnel_messages_sent). */
+static int tsend(struct tunnel *t, enum tunnel_msg type, bool response,
+		 const uint8_t *msg, size_t len)
+{
+	t->sent++;
+	return t->ops.send(t->ops.ctx, type, response, msg, len);
+}
+
+/* The save point before a message that lets the peer move on. */
+static void save_now(struct tunnel *t)
+{
+	if (t->ops.save)
+		t->ops.save(t->ops.ctx);
+}
+
 static void request_clear(struct tunnel *t)
 {
 	free(t->req);
@@ -132,9 +147,11 @@ static void request_clear(struct tunnel *t)
 	t->retx_at = UINT64_MAX;
 }
 
-/* Sends msg as a request and keeps it for retransmission. */
-static int request_send(struct tunnel *t, enum tunnel_msg type,
-			const uint8_t *msg, size_t len, uint64_t now)
+/* Sends msg as a request and keeps it for retransmission; with `save`,
+ * the state (with the request) is saved first. */
+static int request_send_ex(struct tunnel *t, enum tunnel_msg type,
+			   const uint8_t *msg, size_t len, uint64_t now,
+			   bool save)
 {
 	GUARD(keep_copy(msg, len, &t->req, &t->req_len));
 	t->req_type = type;
@@ -144,7 +161,15 @@ static int request_send(struct tunnel *t, enum tunnel_msg type,
 	t->retx_at = now + t->retx_ms;
 	t->give_up_at = now + t->cfg.retransmit_ms *
 				      ((UINT64_C(1) << t->cfg.max_tries) - 1);
-	return t->ops.send(t->ops.ctx, type, false, t->req, t->req_len);
+	if (save)
+		save_now(t);
+	return tsend(t, type, false, t->req, t->req_len);
+}
+
+static int request_send(struct tunnel *t, enum tunnel_msg type,
+			const uint8_t *msg, size_t len, uint64_t now)
+{
+	return request_send_ex(t, type, msg, len, now, false);
 }
 
 /* Sends w as the answer to request req and remembers both, so that a
@@ -156,14 +181,14 @@ static int respond(struct tunnel *t, enum tunnel_msg type,
 	GUARD(keep_copy(w->buf, w->len, &t->last_resp, &t->last_resp_len));
 	GUARD(keep_copy(req, req_len, &t->last_req, &t->last_req_len));
 	t->last_resp_type = type;
-	return t->ops.send(t->ops.ctx, type, true, t->last_resp,
+	return tsend(t, type, true, t->last_resp,
 			   t->last_resp_len);
 }
 
 /* A duplicate request gets the answer it had. */
 static int resend_answer(struct tunnel *t)
 {
-	return t->ops.send(t->ops.ctx, t->last_resp_type, true, t->last_resp,
+	return tsend(t, t->last_resp_type, true, t->last_resp,
 			   t->last_resp_len);
 }
 
@@ -367,9 +392,11 @@ int tunnel_start(struct tunnel *t, uint64_t now)
 }
 
 /* Stages a commit carrying a fresh inbound SPI and installs that SA from
- * the staged epoch; sends the COMMIT (rows 6 and 9). */
+ * the staged epoch; sends the COMMIT (rows 6 and 9) or RESUME (row 23).
+ * A rekey or RESUME (not the join commit) moves to REKEY_SENT and is
+ * saved before it leaves. */
 static int commit_with_spi(struct tunnel *t, enum tunnel_msg type,
-			   uint64_t now)
+			   bool rekey, uint64_t now)
 {
 	uint8_t ad[4], key[TUNNEL_ESP_KEY_MAX];
 	struct mls_commit_opts o = { ad, sizeof(ad), false };
@@ -390,7 +417,9 @@ static int commit_with_spi(struct tunnel *t, enum tunnel_msg type,
 		goto out;
 	}
 	t->spi_staged = spi;
-	rc = request_send(t, type, w.buf, w.len, now);
+	if (rekey)
+		t->state = TUNNEL_REKEY_SENT;
+	rc = request_send_ex(t, type, w.buf, w.len, now, rekey);
 out:
 	codec_writer_free(&w);
 	return rc;
@@ -403,9 +432,7 @@ int tunnel_rekey(struct tunnel *t, uint64_t now)
 		return EPOCH_ERR_INVALID_ARG;
 	if (t->state != TUNNEL_ESTABLISHED)
 		return EPOCH_ERR_STATE;
-	GUARD(commit_with_spi(t, TUNNEL_MSG_COMMIT, now));
-	t->state = TUNNEL_REKEY_SENT;
-	return EPOCH_OK;
+	return commit_with_spi(t, TUNNEL_MSG_COMMIT, true, now);
 }
 
 /* Rows 4 and 22 (and 5: a duplicate HELLO gets the same WELCOME). */
@@ -425,7 +452,7 @@ static int on_hello(struct tunnel *t, const uint8_t *msg, size_t len,
 		return resend_answer(t);
 	if (t->pend_hello && t->pend_hello_len == len &&
 	    memcmp(t->pend_hello, msg, len) == 0)
-		return t->ops.send(t->ops.ctx, TUNNEL_MSG_WELCOME, true,
+		return tsend(t, TUNNEL_MSG_WELCOME, true,
 				   t->pend_welcome, t->pend_welcome_len);
 	/* A KeyPackage is single-use: a HELLO answered before is a replay,
 	 * or a late copy of one whose session has moved on. */
@@ -465,7 +492,7 @@ static int on_hello(struct tunnel *t, const uint8_t *msg, size_t len,
 	t->pend_welcome = wp;
 	t->pend_welcome_len = wl;
 	hp = wp = NULL;
-	rc = t->ops.send(t->ops.ctx, TUNNEL_MSG_WELCOME, true, t->pend_welcome,
+	rc = tsend(t, TUNNEL_MSG_WELCOME, true, t->pend_welcome,
 			 t->pend_welcome_len);
 out:
 	free(hp);
@@ -499,7 +526,7 @@ static int on_welcome(struct tunnel *t, const uint8_t *msg, size_t len,
 	mls_kp_secret_free(t->kp);
 	t->kp = NULL;
 	request_clear(t);
-	GUARD(commit_with_spi(t, TUNNEL_MSG_COMMIT, now));
+	GUARD(commit_with_spi(t, TUNNEL_MSG_COMMIT, false, now));
 	t->state = TUNNEL_JOIN_COMMIT_SENT;
 	return EPOCH_OK;
 }
@@ -618,11 +645,12 @@ static int rekeyed(struct tunnel *t, const uint8_t *msg, size_t len,
 	put32(spi_be, spi);
 	GUARD_GOTO(rc, mls_group_encrypt(t->g, NULL, 0, spi_be, sizeof(spi_be),
 					 &w), out);
-	GUARD_GOTO(rc, respond(t, TUNNEL_MSG_EPOCH_ACK, &w, msg, len), out);
 	t->state = TUNNEL_ESTABLISHED;
 	t->rekeys++;
 	t->have_applied = crypto_hash(CRYPTO_SHA256, msg, len, t->applied) ==
 			  EPOCH_OK;
+	save_now(t); /* the new epoch, before the peer hears of it */
+	GUARD_GOTO(rc, respond(t, TUNNEL_MSG_EPOCH_ACK, &w, msg, len), out);
 out:
 	crypto_wipe(key, sizeof(key));
 	codec_writer_free(&w);
@@ -855,7 +883,7 @@ static int on_close(struct tunnel *t, bool response, const uint8_t *msg,
 	/* Answered before the group goes; best effort, never repeated. */
 	codec_writer_init_dynamic(&w, MSG_MAX);
 	if (mls_group_encrypt(g, NULL, 0, NULL, 0, &w) == EPOCH_OK)
-		t->ops.send(t->ops.ctx, TUNNEL_MSG_CLOSE, true, w.buf, w.len);
+		tsend(t, TUNNEL_MSG_CLOSE, true, w.buf, w.len);
 	codec_writer_free(&w);
 	tear_down(t);
 	schedule_restart(t, now); /* the initiator; the responder waits */
@@ -1029,7 +1057,7 @@ int tunnel_down(struct tunnel *t)
 		codec_writer_init_dynamic(&w, MSG_MAX);
 		if (mls_group_encrypt(t->g, NULL, 0, reason, sizeof(reason),
 				      &w) == EPOCH_OK)
-			t->ops.send(t->ops.ctx, TUNNEL_MSG_CLOSE, false, w.buf,
+			tsend(t, TUNNEL_MSG_CLOSE, false, w.buf,
 				    w.len);
 		codec_writer_free(&w);
 	}
@@ -1120,7 +1148,7 @@ int tunnel_timer(struct tunnel *t, uint64_t now)
 		t->retx_at = now + t->retx_ms;
 		if (t->cfg.retransmit_cap_ms && t->retx_at > t->give_up_at)
 			t->retx_at = t->give_up_at;
-		return t->ops.send(t->ops.ctx, t->req_type, false, t->req,
+		return tsend(t, t->req_type, false, t->req,
 				   t->req_len);
 	}
 	/* Given up. */
@@ -1367,9 +1395,7 @@ int tunnel_resume(struct tunnel *t, uint64_t now)
 	if (!t)
 		return EPOCH_ERR_INVALID_ARG;
 	if (t->state == TUNNEL_ESTABLISHED && !t->req) {
-		GUARD(commit_with_spi(t, TUNNEL_MSG_RESUME, now));
-		t->state = TUNNEL_REKEY_SENT;
-		return EPOCH_OK;
+		return commit_with_spi(t, TUNNEL_MSG_RESUME, true, now);
 	}
 	if (t->state != TUNNEL_REKEY_SENT || !t->req ||
 	    t->req_type != TUNNEL_MSG_RESUME || t->tries)
@@ -1379,7 +1405,7 @@ int tunnel_resume(struct tunnel *t, uint64_t now)
 	len = t->req_len;
 	t->req = NULL;
 	t->req_len = 0;
-	rc = request_send(t, TUNNEL_MSG_RESUME, req, len, now);
+	rc = request_send_ex(t, TUNNEL_MSG_RESUME, req, len, now, true);
 	free(req);
 	return rc;
 }
@@ -1397,3 +1423,37 @@ size_t tunnel_old_spis(const struct tunnel *t, uint32_t *spis, size_t cap)
 		spis[i] = t->old[i].spi;
 	return n;
 }
+
+int tunnel_sa_key(const struct tunnel *t, uint32_t spi, bool *in,
+		  uint8_t *key, size_t *len)
+{
+	bool staged = false, i2r;
+
+	if (!t || !t->g || !spi || !in || !key || !len)
+		return EPOCH_ERR_INVALID_ARG;
+	if (spi == t->spi_in) {
+		*in = true;
+	} else if (spi == t->spi_out) {
+		*in = false;
+	} else if (t->state == TUNNEL_REKEY_SENT && spi == t->spi_staged) {
+		*in = true;
+		staged = true;
+	} else {
+		return EPOCH_ERR_INVALID_ARG;
+	}
+	i2r = *in ? in_dir_i2r(t) : !in_dir_i2r(t);
+	*len = t->cfg.esp_key_len;
+	return esp_key(t, t->g, staged, i2r, spi, key);
+}
+
+unsigned tunnel_messages_sent(const struct tunnel *t)
+{
+	return t->sent;
+}
+
+#ifdef EPOCHD_TEST_SECRETS
+const struct mls_group *tunnel_test_group(const struct tunnel *t)
+{
+	return t->g;
+}
+#endif

@@ -288,6 +288,7 @@ int dh_conf_write(struct dh_env *e, int gw, const struct dh_conf *c,
 		"\tstate_dir = \"%s\";\n"
 		"\tcontrol_socket = \"%s\";\n"
 		"\tlog_level = \"%s\";\n"
+		"%s%s"
 		"};\n"
 		"tunnels = (\n"
 		"\t{\n"
@@ -299,7 +300,9 @@ int dh_conf_write(struct dh_env *e, int gw, const struct dh_conf *c,
 		"\t\tremote_ts = [ \"%s\" ];\n",
 		program_invocation_short_name, DH_PORT, e->key[gw], state,
 		e->d[gw].sock, c->log_level ? c->log_level : level,
-		DH_TUNNEL, dh_ip_gw[gw], dh_ip_gw[!gw],
+		c->extra_global ? c->extra_global : "",
+		c->extra_global ? "\n" : "", DH_TUNNEL, dh_ip_gw[gw],
+		dh_ip_gw[!gw],
 		c->peer_key ? c->peer_key : e->pub[!gw], net_site[gw],
 		net_site[!gw]);
 	if (c->suite)

@@ -46,6 +46,7 @@ struct dh_conf {
 	const char *log_level;  /* default: E2E_DAEMON_LOG_LEVEL, else
 				 * "info" */
 	const char *extra_tunnel; /* raw lines added to the tunnel group */
+	const char *extra_global; /* raw lines added to the global group */
 };
 
 struct dh_daemon {

@@ -242,9 +242,15 @@ static struct {
 static int side_new(struct pair *p, int i)
 {
 	struct side *s = &p->s[i];
-	struct tunnel_ops o = { s,	      op_send,	     op_alloc_spi,
-				op_in_add,    op_in_del,     op_out_switch,
-				op_out_del };
+	struct tunnel_ops o = {
+		.ctx = s,
+		.send = op_send,
+		.alloc_spi = op_alloc_spi,
+		.sa_in_add = op_in_add,
+		.sa_in_del = op_in_del,
+		.out_switch = op_out_switch,
+		.sa_out_del = op_out_del,
+	};
 	struct tunnel_cfg c;
 
 	memset(&c, 0, sizeof(c));

@@ -80,11 +80,14 @@ static void test_example(void)
 	CHECK(g->log_level == CONFIG_LOG_INFO);
 	CHECK(g->log_target == CONFIG_LOG_STDERR);
 	CHECK(g->mtu == 1280);
+	CHECK(g->cookie_threshold == 2);
+	CHECK(g->hello_rate == 2);
+	CHECK(g->hello_burst == 8);
 	CHECK(c.n_tunnels == 2);
 
 	t = config_tunnel_find(&c, "site-b");
 	if (CHECK(t == &c.tunnels[0])) {
-		CHECK(t->line == 19);
+		CHECK(t->line == 22);
 		CHECK(addr_is(&t->local, "192.0.2.1"));
 		CHECK(addr_is(&t->remote, "198.51.100.2"));
 		CHECK(key_is(t->peer_key, PK_A));
@@ -176,7 +179,9 @@ static void test_defaults(void)
 			"private_key = \"/a\"; state_dir = \"/b\"; "
 			"control_socket = \"/c\"; pid_file = \"/d\"; "
 			"log_level = \"debug\"; log_target = \"syslog\"; "
-			"mtu = 65535; };\ntunnels = ();", &c, err,
+			"mtu = 65535; cookie_threshold = 0; "
+			"hello_rate = 100000; hello_burst = 1; };\n"
+			"tunnels = ();", &c, err,
 			sizeof(err)) == 0)) {
 		test_note("%s", err);
 		return;
@@ -190,6 +195,9 @@ static void test_defaults(void)
 	CHECK(c.global.log_level == CONFIG_LOG_DEBUG);
 	CHECK(c.global.log_target == CONFIG_LOG_SYSLOG);
 	CHECK(c.global.mtu == 65535);
+	CHECK(c.global.cookie_threshold == 0);
+	CHECK(c.global.hello_rate == 100000);
+	CHECK(c.global.hello_burst == 1);
 	CHECK(c.n_tunnels == 0);
 	config_free(&c);
 }
@@ -385,6 +393,17 @@ static void test_refusals_global(void)
 	expect_err("global = { private_key = \"/k\";\n mtu = 575; };",
 		   "test.conf:2: global.mtu: 575 is out of range "
 		   "(576 to 65535)");
+	expect_err("global = { private_key = \"/k\";\n"
+		   " cookie_threshold = 65536; };",
+		   "test.conf:2: global.cookie_threshold: 65536 is out of "
+		   "range (0 to 65535)");
+	expect_err("global = { private_key = \"/k\";\n hello_rate = 0; };",
+		   "test.conf:2: global.hello_rate: 0 is out of range "
+		   "(1 to 100000)");
+	expect_err("global = { private_key = \"/k\";\n"
+		   " hello_burst = 100001; };",
+		   "test.conf:2: global.hello_burst: 100001 is out of range "
+		   "(1 to 100000)");
 	expect_err("global = { private_key = \"/k\";\n"
 		   " listen = [ \"0.0.0.0\", \"::\", \"192.0.2.300\" ]; };",
 		   "test.conf:2: global.listen.[2]: \"192.0.2.300\" is not an "

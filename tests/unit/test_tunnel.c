@@ -160,7 +160,7 @@ static int op_out_del(void *ctx, uint32_t spi)
 
 static const struct tunnel_ops ops_tmpl = {
 	NULL,	       op_send,	      op_alloc_spi, op_in_add,
-	op_in_del,     op_out_switch, op_out_del,
+	op_in_del,     op_out_switch, op_out_del,    NULL,
 };
 
 static const uint8_t params[] = { 0xf0, 0xe0, 0x02, 0x01, 0x02 };
