@@ -1254,7 +1254,7 @@ int tunnel_export(const struct tunnel *t, const char *label, uint8_t *out,
 
 /* ---- restarts --------------------------------------------------------------- */
 
-static const uint8_t save_magic[5] = { 'E', 'P', 'T', 'S', 1 };
+static const uint8_t save_magic[5] = { 'E', 'P', 'T', 'S', 2 };
 
 int tunnel_save(const struct tunnel *t, struct codec_writer *w)
 {
@@ -1290,13 +1290,18 @@ int tunnel_save(const struct tunnel *t, struct codec_writer *w)
 	if (codec_writer_error(w) == EPOCH_OK)
 		put32(w->buf + mark, (uint32_t)(w->len - mark - 4));
 	codec_write_vec(w, staged ? t->req : NULL, staged ? t->req_len : 0);
+	/* Row 26 after our own restart: the peer's commit we applied. */
+	codec_write_u8(w, t->have_applied);
+	if (t->have_applied)
+		codec_write_bytes(w, t->applied, sizeof(t->applied));
 	return codec_writer_error(w);
 }
 
 static int load_checked(struct tunnel *t, struct codec_reader *r,
 			struct mls_group **g, uint64_t now)
 {
-	uint8_t magic[sizeof(save_magic)], init, staged, n_old;
+	uint8_t magic[sizeof(save_magic)], init, staged, n_old, have_applied;
+	uint8_t applied[32] = { 0 };
 	uint32_t spi_in, spi_out, spi_staged, old[MAX_OLD_IN], glen;
 	const uint8_t *gc, *peer;
 	size_t gc_len, peer_len, id_len;
@@ -1325,6 +1330,11 @@ static int load_checked(struct tunnel *t, struct codec_reader *r,
 		return EPOCH_ERR_MALFORMED;
 	r->pos += glen;
 	GUARD(codec_read_vec(r, &req, MSG_MAX));
+	GUARD(codec_read_u8(r, &have_applied));
+	if (have_applied > 1)
+		return EPOCH_ERR_MALFORMED;
+	if (have_applied)
+		GUARD(codec_read_bytes(r, applied, sizeof(applied)));
 	GUARD(codec_reader_done(r));
 	if (mls_group_has_staged(*g) != staged || !req.len != !staged)
 		return EPOCH_ERR_MALFORMED;
@@ -1348,6 +1358,8 @@ static int load_checked(struct tunnel *t, struct codec_reader *r,
 		t->old[i].delete_at = now + t->cfg.grace_ms;
 	}
 	t->n_old = n_old;
+	t->have_applied = have_applied;
+	memcpy(t->applied, applied, sizeof(applied));
 	t->state = staged ? TUNNEL_REKEY_SENT : TUNNEL_ESTABLISHED;
 	return EPOCH_OK;
 }
