@@ -37,6 +37,7 @@
 #include "daemon/log.h"
 #include "daemon/privsep.h"
 #include "daemon/statefile.h"
+#include "daemon/test_secrets.h"
 #include "daemon/tunnel.h"
 #include "daemon/wire.h"
 #include "proto/crypto.h"
@@ -511,6 +512,9 @@ static void observe(struct dtunnel *dt, uint64_t now, const char *why)
 			why ? why : "peer not answering");
 	}
 same:
+	/* Test build only (make keyscan); nothing otherwise. */
+	if (is && (!was || e != dt->seen_epoch))
+		test_secrets_record(name, dt->t);
 	dt->seen_state = s;
 	dt->seen_session = session;
 	dt->seen_epoch = e;

@@ -49,6 +49,10 @@ struct tunnel {
 	/* SHA-256 of the last HELLOs answered (a ring): replays refused. */
 	uint8_t seen[TUNNEL_HELLOS_SEEN][32];
 	size_t n_seen, seen_next;
+	/* SHA-256 of the peer's last commit we applied: row 24 answers a
+	 * RESUME of the previous epoch only if it is that commit. */
+	uint8_t applied[32];
+	bool have_applied;
 };
 
 const char *tunnel_state_name(enum tunnel_state s)
@@ -542,6 +546,40 @@ static bool peek_epoch(const uint8_t *msg, size_t len, uint64_t *epoch)
 	       codec_read_u64(&r, epoch) == EPOCH_OK;
 }
 
+/* Whether an MLSMessage's clear content_type (PrivateMessage: after the
+ * epoch; PublicMessage: in FramedContent, after the sender and the
+ * authenticated data) is ct. Checked before mls_group_process: a genuine
+ * message of the peer under another wire type (the header is not
+ * authenticated), e.g. a COMMIT sent on as KEEPALIVE, would otherwise be
+ * processed, move the group's epoch behind the tunnel's back and only
+ * then be refused. mls_group_process authenticates the value. */
+static bool peek_content(const uint8_t *msg, size_t len, uint8_t ct)
+{
+	struct codec_reader r;
+	struct codec_slice sl;
+	uint16_t version, wf;
+	uint64_t epoch;
+	uint8_t st, got;
+	uint32_t index;
+
+	codec_reader_init(&r, msg, len);
+	if (codec_read_u16(&r, &version) != EPOCH_OK ||
+	    codec_read_u16(&r, &wf) != EPOCH_OK ||
+	    codec_read_vec(&r, &sl, MSG_MAX) != EPOCH_OK ||
+	    codec_read_u64(&r, &epoch) != EPOCH_OK)
+		return false;
+	if (wf == MLS_WIRE_PUBLIC_MESSAGE) {
+		if (codec_read_u8(&r, &st) != EPOCH_OK ||
+		    ((st == MLS_SENDER_MEMBER || st == MLS_SENDER_EXTERNAL) &&
+		     codec_read_u32(&r, &index) != EPOCH_OK) ||
+		    codec_read_vec(&r, &sl, MSG_MAX) != EPOCH_OK)
+			return false;
+	} else if (wf != MLS_WIRE_PRIVATE_MESSAGE) {
+		return false;
+	}
+	return codec_read_u8(&r, &got) == EPOCH_OK && got == ct;
+}
+
 /* A peer's commit while one of ours is staged (rows 14, 15).
  * mls_group_process refuses it unread then, and discarding ours first
  * would let any message claiming the epoch cancel our rekey; so it is
@@ -609,6 +647,8 @@ static int rekeyed(struct tunnel *t, const uint8_t *msg, size_t len,
 					 &w), out);
 	t->state = TUNNEL_ESTABLISHED;
 	t->rekeys++;
+	t->have_applied = crypto_hash(CRYPTO_SHA256, msg, len, t->applied) ==
+			  EPOCH_OK;
 	save_now(t); /* the new epoch, before the peer hears of it */
 	GUARD_GOTO(rc, respond(t, TUNNEL_MSG_EPOCH_ACK, &w, msg, len), out);
 out:
@@ -682,6 +722,8 @@ static int on_commit(struct tunnel *t, const uint8_t *msg, size_t len,
 
 	if (is_duplicate(t, msg, len))
 		return resend_answer(t);
+	if (!peek_content(msg, len, MLS_CONTENT_COMMIT))
+		return EPOCH_ERR_MALFORMED;
 	/* The current session first, then the pending one (row 22); a
 	 * message that fails both changes nothing. */
 	if (!t->g)
@@ -732,6 +774,8 @@ static int on_ack(struct tunnel *t, const uint8_t *msg, size_t len,
 	if (t->state != TUNNEL_JOIN_COMMIT_SENT &&
 	    t->state != TUNNEL_REKEY_SENT)
 		return EPOCH_ERR_STATE;
+	if (!peek_content(msg, len, MLS_CONTENT_APPLICATION))
+		return EPOCH_ERR_MALFORMED;
 	/* Authenticated with the staged epoch's keys; applies the commit. */
 	GUARD(mls_group_process(t->g, msg, len, &r));
 	if (mls_group_has_staged(t->g))
@@ -770,6 +814,8 @@ static int on_keepalive(struct tunnel *t, bool response, const uint8_t *msg,
 	if (!t->g || (t->state != TUNNEL_ESTABLISHED &&
 		      t->state != TUNNEL_REKEY_SENT))
 		return EPOCH_ERR_STATE;
+	if (!peek_content(msg, len, MLS_CONTENT_APPLICATION))
+		return EPOCH_ERR_MALFORMED;
 	/* While our commit waits for its EPOCH_ACK, a KEEPALIVE of the
 	 * staged epoch (the peer applied the commit, its ACK was lost) must
 	 * not apply the commit behind the tunnel's back: only the ACK
@@ -809,11 +855,23 @@ static int on_close(struct tunnel *t, bool response, const uint8_t *msg,
 	struct mls_group *g = t->g;
 	struct mls_received r;
 	struct codec_writer w;
+	uint64_t e;
 	int rc;
 
 	if (response)
 		return EPOCH_OK; /* we tore down when we sent the request */
-	rc = g ? mls_group_process(g, msg, len, &r) : EPOCH_ERR_STATE;
+	if (!peek_content(msg, len, MLS_CONTENT_APPLICATION))
+		return EPOCH_ERR_MALFORMED;
+	/* While our commit is staged, a message of the staged epoch would
+	 * apply it before its reason is checked (and may be our EPOCH_ACK
+	 * under another type): as for KEEPALIVE, only the current epoch.
+	 * A peer that applied our commit and then closed is found gone when
+	 * the commit's retransmissions go unanswered (row 16). */
+	if (g && mls_group_has_staged(g) &&
+	    (!peek_epoch(msg, len, &e) || e != mls_group_epoch(g)))
+		rc = EPOCH_ERR_EPOCH;
+	else
+		rc = g ? mls_group_process(g, msg, len, &r) : EPOCH_ERR_STATE;
 	if (rc != EPOCH_OK && t->pend &&
 	    mls_group_process(t->pend, msg, len, &r) == EPOCH_OK) {
 		g = t->pend;
@@ -841,9 +899,15 @@ static int on_close(struct tunnel *t, bool response, const uint8_t *msg,
 static int resume_ack_again(struct tunnel *t, const uint8_t *msg, size_t len)
 {
 	struct codec_writer w;
-	uint8_t spi_be[4];
+	uint8_t spi_be[4], h[32];
 	int rc;
 
+	/* Nothing here authenticates the message (the group has moved
+	 * past its epoch): only the commit we applied, byte for byte, gets
+	 * the EPOCH_ACK again, not anything claiming its epoch. */
+	GUARD(crypto_hash(CRYPTO_SHA256, msg, len, h));
+	if (!t->have_applied || memcmp(h, t->applied, sizeof(h)) != 0)
+		return EPOCH_ERR_EPOCH;
 	put32(spi_be, t->spi_in);
 	codec_writer_init_dynamic(&w, MSG_MAX);
 	rc = mls_group_encrypt(t->g, NULL, 0, spi_be, sizeof(spi_be), &w);
@@ -1190,7 +1254,7 @@ int tunnel_export(const struct tunnel *t, const char *label, uint8_t *out,
 
 /* ---- restarts --------------------------------------------------------------- */
 
-static const uint8_t save_magic[5] = { 'E', 'P', 'T', 'S', 1 };
+static const uint8_t save_magic[5] = { 'E', 'P', 'T', 'S', 2 };
 
 int tunnel_save(const struct tunnel *t, struct codec_writer *w)
 {
@@ -1226,13 +1290,18 @@ int tunnel_save(const struct tunnel *t, struct codec_writer *w)
 	if (codec_writer_error(w) == EPOCH_OK)
 		put32(w->buf + mark, (uint32_t)(w->len - mark - 4));
 	codec_write_vec(w, staged ? t->req : NULL, staged ? t->req_len : 0);
+	/* Row 26 after our own restart: the peer's commit we applied. */
+	codec_write_u8(w, t->have_applied);
+	if (t->have_applied)
+		codec_write_bytes(w, t->applied, sizeof(t->applied));
 	return codec_writer_error(w);
 }
 
 static int load_checked(struct tunnel *t, struct codec_reader *r,
 			struct mls_group **g, uint64_t now)
 {
-	uint8_t magic[sizeof(save_magic)], init, staged, n_old;
+	uint8_t magic[sizeof(save_magic)], init, staged, n_old, have_applied;
+	uint8_t applied[32] = { 0 };
 	uint32_t spi_in, spi_out, spi_staged, old[MAX_OLD_IN], glen;
 	const uint8_t *gc, *peer;
 	size_t gc_len, peer_len, id_len;
@@ -1261,6 +1330,11 @@ static int load_checked(struct tunnel *t, struct codec_reader *r,
 		return EPOCH_ERR_MALFORMED;
 	r->pos += glen;
 	GUARD(codec_read_vec(r, &req, MSG_MAX));
+	GUARD(codec_read_u8(r, &have_applied));
+	if (have_applied > 1)
+		return EPOCH_ERR_MALFORMED;
+	if (have_applied)
+		GUARD(codec_read_bytes(r, applied, sizeof(applied)));
 	GUARD(codec_reader_done(r));
 	if (mls_group_has_staged(*g) != staged || !req.len != !staged)
 		return EPOCH_ERR_MALFORMED;
@@ -1284,6 +1358,8 @@ static int load_checked(struct tunnel *t, struct codec_reader *r,
 		t->old[i].delete_at = now + t->cfg.grace_ms;
 	}
 	t->n_old = n_old;
+	t->have_applied = have_applied;
+	memcpy(t->applied, applied, sizeof(applied));
 	t->state = staged ? TUNNEL_REKEY_SENT : TUNNEL_ESTABLISHED;
 	return EPOCH_OK;
 }
@@ -1386,3 +1462,10 @@ unsigned tunnel_messages_sent(const struct tunnel *t)
 {
 	return t->sent;
 }
+
+#ifdef EPOCHD_TEST_SECRETS
+const struct mls_group *tunnel_test_group(const struct tunnel *t)
+{
+	return t->g;
+}
+#endif

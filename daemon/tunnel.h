@@ -248,5 +248,9 @@ size_t tunnel_old_spis(const struct tunnel *t, uint32_t *spis, size_t cap);
 /* MLS-Exporter of the current epoch (tests compare both sides). */
 int tunnel_export(const struct tunnel *t, const char *label, uint8_t *out,
 		  size_t len);
+#ifdef EPOCHD_TEST_SECRETS
+/* Test build only (daemon/test_secrets.h): the current group, or NULL. */
+const struct mls_group *tunnel_test_group(const struct tunnel *t);
+#endif
 
 #endif
