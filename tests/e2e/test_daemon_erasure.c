@@ -38,6 +38,8 @@
 #include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <fcntl.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -734,6 +736,19 @@ static void t_erasure(void)
 
 	snprintf(secrets, sizeof(secrets), "%s/secrets.txt", E->work);
 	unlink(secrets);
+	/* The daemons' network processes run as user epochd (privilege
+	 * separation): the file is made for them, 0600, in advance. */
+	{
+		struct passwd *pw = getpwnam("epochd");
+		int fd = open(secrets, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
+			      0600);
+
+		if (!CHECK(fd >= 0))
+			return;
+		if (pw)
+			CHECK(fchown(fd, pw->pw_uid, pw->pw_gid) == 0);
+		close(fd);
+	}
 	setenv(MARKER, secrets, 1);
 	/* The test build of epochd for the daemons. */
 	snprintf(E->epochd, sizeof(E->epochd), "%s", keyscan);
