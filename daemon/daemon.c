@@ -1852,7 +1852,7 @@ int daemon_check_config(const char *path, char *err, size_t errlen)
 	if (config_load_file(path ? path : CONFIG_DEFAULT_PATH, &c, err,
 			     errlen) < 0)
 		return -1;
-	rc = keyfile_load(c.global.private_key, sk, pk, err, errlen);
+	rc = config_load_key(&c, sk, pk, err, errlen);
 	crypto_wipe(sk, sizeof(sk));
 	config_free(&c);
 	return rc;
@@ -1883,8 +1883,7 @@ int daemon_open(struct daemon **out, const struct daemon_opts *o, char *err,
 		goto fail;
 	log_open(d->cfg.global.log_target,
 		 d->debug ? CONFIG_LOG_DEBUG : d->cfg.global.log_level);
-	if (keyfile_load(d->cfg.global.private_key, d->sk, d->pk, err,
-			 errlen) < 0)
+	if (config_load_key(&d->cfg, d->sk, d->pk, err, errlen) < 0)
 		goto fail;
 	key_public_encode(d->pk, d->pk_b64);
 	wire_limits_default(&d->lim);
