@@ -479,6 +479,7 @@ static int op_send(void *ctx, enum tunnel_msg type, bool response,
 	const struct sockaddr_storage *to = &dt->peer_sa;
 	socklen_t tolen = dt->peer_sa_len;
 	uint8_t dig[32];
+	size_t n_dg;
 	int rc;
 
 	memset(&h, 0, sizeof(h));
@@ -541,6 +542,7 @@ static int op_send(void *ctx, enum tunnel_msg type, bool response,
 
 		send_dgram(dt, to, tolen, p, l);
 	}
+	n_dg = dg.count; /* dg may move to dt->resp */
 	if (response && type != TUNNEL_MSG_WELCOME) {
 		wire_datagrams_free(&dt->resp);
 		dt->resp = dg;
@@ -551,7 +553,7 @@ static int op_send(void *ctx, enum tunnel_msg type, bool response,
 	log_msg(CONFIG_LOG_DEBUG, dt->cfg.name,
 		"sent %s%s id %u, %zu bytes in %zu datagrams",
 		wire_type_name(type), response ? " response" : "", h.msg_id,
-		len, dg.count);
+		len, n_dg);
 	wire_datagrams_free(&dg);
 	return EPOCH_OK;
 }
