@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "daemon/tunnel.h"
+#include "daemon/tunnel_int.h"
 #include "proto/crypto.h"
 
 #define MAX_OLD_IN 8 /* old inbound SAs inside their grace period */
@@ -1073,4 +1074,9 @@ int tunnel_export(const struct tunnel *t, const char *label, uint8_t *out,
 		return EPOCH_ERR_STATE;
 	return mls_group_export(t->g, false, (const uint8_t *)label,
 				strlen(label), NULL, 0, out, len);
+}
+
+struct mls_group *tunnel_group_int(struct tunnel *t)
+{
+	return t ? t->g : NULL;
 }
