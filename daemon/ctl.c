@@ -625,6 +625,7 @@ static const char *const role_names[CTL_ROLE_COUNT] = {
 };
 static const char *const trigger_names[CTL_TRIGGER_COUNT] = {
 	"none", "handshake", "time", "bytes", "packets", "manual", "peer",
+	"resume",
 };
 static const char *const event_names[CTL_EVENT_COUNT] = {
 	"up", "down", "rekey", "rejected", "reload",

@@ -154,6 +154,7 @@ enum ctl_trigger {
 	CTL_TRIGGER_PACKETS,  /* kernel soft packet lifetime */
 	CTL_TRIGGER_MANUAL,   /* epochctl rekey */
 	CTL_TRIGGER_PEER,     /* the peer committed */
+	CTL_TRIGGER_RESUME,   /* our RESUME after a restart (DESIGN §5) */
 	CTL_TRIGGER_COUNT
 };
 

@@ -33,6 +33,7 @@
 #include "daemon/errmsg.h"
 #include "daemon/keyfile.h"
 #include "daemon/log.h"
+#include "daemon/statefile.h"
 #include "daemon/tunnel.h"
 #include "daemon/wire.h"
 #include "proto/crypto.h"
@@ -105,6 +106,16 @@ struct dtunnel {
 	enum ctl_trigger pending_trigger, last_trigger;
 	uint64_t last_rekey;    /* Unix seconds */
 	uint64_t last_warn;     /* monotonic ms of the last warning */
+	/* State file (DESIGN.md §5): what it holds, so that it is written
+	 * again only when something in it changed. */
+	struct {
+		enum tunnel_state state;
+		uint64_t epoch, session, isid, rsid;
+		uint32_t in, out, staged, id_block;
+	} saved;
+	bool have_saved;
+	bool resumed;           /* up from a state file, not a handshake */
+	uint64_t last_save_warn;
 	/* Last observed, for events. */
 	enum tunnel_state seen_state;
 	uint64_t seen_session;
@@ -336,6 +347,81 @@ static void schedule_rekey(struct dtunnel *dt, uint64_t now)
 	dt->rekey_at = now + base - cut;
 }
 
+/* Request ids are saved in blocks: a restarted daemon continues at the
+ * next block, never reusing an id the peer may have cached an answer
+ * for (docs/protocol.md §4.4). */
+#define ID_BLOCK 1024u
+
+/* Writes the tunnel's state file when what it holds has changed (a new
+ * epoch, SPIs, a staged commit, a session, the next block of request
+ * ids), and removes it when the tunnel has nothing to resume (DOWN or a
+ * handshake under way). A failed write is logged (at most every 10 s):
+ * the tunnel runs on, only a restart would need a new handshake. */
+static void persist(struct dtunnel *dt, uint64_t now)
+{
+	const char *dir = dt->d->cfg.global.state_dir;
+	enum tunnel_state s = tunnel_state(dt->t);
+	struct statefile_hdr h;
+	struct codec_writer w;
+	char err[CTL_ERR_MAX];
+	int rc;
+
+	if (!state_up(s)) {
+		if (dt->have_saved && statefile_remove(dir, dt->cfg.name) < 0)
+			log_msg(CONFIG_LOG_WARNING, dt->cfg.name,
+				"cannot remove the state file in %s", dir);
+		dt->have_saved = false;
+		return;
+	}
+	if (dt->have_saved && dt->saved.state == s &&
+	    dt->saved.epoch == tunnel_epoch(dt->t) &&
+	    dt->saved.session == tunnel_session(dt->t) &&
+	    dt->saved.isid == dt->cur.isid && dt->saved.rsid == dt->cur.rsid &&
+	    dt->saved.in == tunnel_spi_in(dt->t) &&
+	    dt->saved.out == tunnel_spi_out(dt->t) &&
+	    dt->saved.staged == tunnel_spi_staged(dt->t) &&
+	    dt->saved.id_block == dt->cur.next_id / ID_BLOCK)
+		return;
+	h.reqid = dt->cfg.reqid;
+	h.isid = dt->cur.isid;
+	h.rsid = dt->cur.rsid;
+	h.next_id = (dt->cur.next_id / ID_BLOCK + 1) * ID_BLOCK;
+	codec_writer_init_dynamic(&w, STATEFILE_MAX);
+	statefile_encode_hdr(&h, &w);
+	rc = tunnel_save(dt->t, &w);
+	if (rc == EPOCH_OK)
+		rc = codec_writer_error(&w);
+	if (rc == EPOCH_OK) {
+		rc = statefile_write(dir, dt->cfg.name, w.buf, w.len, err,
+				     sizeof(err));
+	} else {
+		snprintf(err, sizeof(err), "cannot save the tunnel: %s",
+			 rc_text(rc));
+		rc = -1;
+	}
+	codec_writer_free(&w); /* wipes the group's secrets */
+	if (rc < 0) {
+		if (!dt->last_save_warn ||
+		    now - dt->last_save_warn >= WARN_INTERVAL_MS) {
+			dt->last_save_warn = now;
+			log_msg(CONFIG_LOG_WARNING, dt->cfg.name,
+				"state file not written (a restart will need "
+				"a new handshake): %s", err);
+		}
+		return;
+	}
+	dt->have_saved = true;
+	dt->saved.state = s;
+	dt->saved.epoch = tunnel_epoch(dt->t);
+	dt->saved.session = tunnel_session(dt->t);
+	dt->saved.isid = dt->cur.isid;
+	dt->saved.rsid = dt->cur.rsid;
+	dt->saved.in = tunnel_spi_in(dt->t);
+	dt->saved.out = tunnel_spi_out(dt->t);
+	dt->saved.staged = tunnel_spi_staged(dt->t);
+	dt->saved.id_block = dt->cur.next_id / ID_BLOCK;
+}
+
 /* Compares the tunnel with what we saw last and reports the difference:
  * up, a new epoch, down. why: the reason of a down. */
 static void observe(struct dtunnel *dt, uint64_t now, const char *why)
@@ -354,7 +440,22 @@ static void observe(struct dtunnel *dt, uint64_t now, const char *why)
 			"new session: the peer restarted");
 		was = false;
 	}
-	if (!was && is) {
+	if (!was && is && dt->resumed) {
+		/* Adopted from the state file; the RESUME is on its way and
+		 * its EPOCH_ACK will show as a rekey (trigger resume). */
+		dt->resumed = false;
+		dt->last_trigger = CTL_TRIGGER_RESUME;
+		dt->pending_trigger = CTL_TRIGGER_RESUME;
+		dt->last_rekey = wall_s();
+		schedule_rekey(dt, now);
+		log_msg(CONFIG_LOG_INFO, name,
+			"up (resumed): epoch %llu from the state file, spi in "
+			"0x%08x out 0x%08x, suite %s, esp %s, peer %s",
+			(unsigned long long)e, in, out,
+			config_suite_name(dt->cfg.suite),
+			config_esp_name(dt->cfg.esp), dt->peer_str);
+		event(dt, CTL_EVENT_UP, NULL);
+	} else if (!was && is) {
 		dt->last_trigger = CTL_TRIGGER_HANDSHAKE;
 		dt->pending_trigger = CTL_TRIGGER_PEER;
 		dt->last_rekey = wall_s();
@@ -397,6 +498,7 @@ same:
 	dt->seen_epoch = e;
 	dt->seen_in = in;
 	dt->seen_out = out;
+	persist(dt, now);
 }
 
 /* ---- the wire ---------------------------------------------------------------- */
@@ -900,13 +1002,121 @@ static struct dtunnel *dtunnel_new(struct daemon *d,
 	return dt;
 }
 
-/* Kernel state of a tunnel: leftovers of a previous instance flushed,
- * policies installed, the initiator's handshake started. */
+/* Whether the kernel still has the SA (dst, spi) of this tunnel. */
+static bool sa_exists(struct dtunnel *dt, bool in, uint32_t spi)
+{
+	struct xfrm_sa_stats st;
+
+	return xfrm_sa_stats(dt->x, in ? &dt->cfg.local : &dt->cfg.remote,
+			     spi, &st) == 0;
+}
+
+/* A restart (DESIGN.md §5): the tunnel's state file is loaded and, if its
+ * SAs are all still in the kernel, adopted (traffic never stopped), SAs
+ * of ours it does not know deleted, the policies pointed at its outbound
+ * SA, and a RESUME sent. Returns 1 when resumed, 0 when the caller must
+ * start from scratch (no file, a damaged or stale one: removed). */
+static int try_resume(struct dtunnel *dt, uint64_t now)
+{
+	const char *dir = dt->d->cfg.global.state_dir, *name = dt->cfg.name;
+	struct statefile_hdr h;
+	const uint8_t *tb;
+	uint8_t *buf = NULL;
+	size_t len = 0, tl, n_keep;
+	uint32_t keep[4 + 16], missing = 0;
+	char err[CTL_ERR_MAX];
+	int rc;
+
+	rc = statefile_read(dir, name, &buf, &len, err, sizeof(err));
+	if (rc == -ENOENT)
+		return 0;
+	if (rc < 0) {
+		log_msg(CONFIG_LOG_WARNING, name, "state file ignored: %s",
+			err);
+		goto fresh;
+	}
+	rc = statefile_decode(buf, len, &h, &tb, &tl);
+	if (rc == EPOCH_OK && h.reqid != dt->cfg.reqid)
+		rc = EPOCH_ERR_CREDENTIAL;
+	if (rc == EPOCH_OK)
+		rc = tunnel_load(dt->t, tb, tl, now);
+	crypto_wipe(buf, len);
+	free(buf);
+	buf = NULL;
+	if (rc != EPOCH_OK) {
+		log_msg(CONFIG_LOG_WARNING, name,
+			"state file ignored: %s, new handshake",
+			rc == EPOCH_ERR_CREDENTIAL ?
+				"made for another configuration" :
+				"damaged");
+		goto fresh;
+	}
+	n_keep = 0;
+	keep[n_keep++] = tunnel_spi_in(dt->t);
+	keep[n_keep++] = tunnel_spi_out(dt->t);
+	if (tunnel_spi_staged(dt->t))
+		keep[n_keep++] = tunnel_spi_staged(dt->t);
+	if (!sa_exists(dt, true, keep[0]))
+		missing = keep[0];
+	else if (!sa_exists(dt, false, keep[1]))
+		missing = keep[1];
+	else if (n_keep == 3 && !sa_exists(dt, true, keep[2]))
+		missing = keep[2];
+	if (missing) {
+		log_msg(CONFIG_LOG_NOTICE, name,
+			"state file of epoch %llu is stale (SA 0x%08x is "
+			"gone): new handshake",
+			(unsigned long long)tunnel_epoch(dt->t), missing);
+		/* The peer hears CLOSE and starts over too. */
+		dt->cur.isid = h.isid;
+		dt->cur.rsid = h.rsid;
+		dt->cur.next_id = h.next_id;
+		tunnel_down(dt->t);
+		memset(&dt->cur, 0, sizeof(dt->cur));
+		goto fresh;
+	}
+	n_keep += tunnel_old_spis(dt->t, keep + n_keep,
+				  sizeof(keep) / sizeof(keep[0]) - n_keep);
+	rc = xfrm_sa_prune(dt->x, keep, n_keep);
+	if (rc > 0)
+		log_msg(CONFIG_LOG_NOTICE, name,
+			"removed %d SAs the state file does not know", rc);
+	for (size_t i = 0; i < n_keep; i++)
+		if (i != 1 && dt->n_in_spis < sizeof(dt->in_spis) /
+						      sizeof(dt->in_spis[0]))
+			dt->in_spis[dt->n_in_spis++] = keep[i];
+	if (policies_install(dt) < 0 ||
+	    policies_out(dt, tunnel_spi_out(dt->t)) < 0) {
+		log_msg(CONFIG_LOG_ERROR, name, "cannot install policies: %s",
+			xfrm_error(dt->x));
+		tunnel_down(dt->t);
+		goto fresh;
+	}
+	dt->cur.isid = h.isid;
+	dt->cur.rsid = h.rsid;
+	dt->cur.next_id = h.next_id;
+	dt->resumed = true;
+	rc = tunnel_resume(dt->t, now);
+	if (rc < 0)
+		log_msg(CONFIG_LOG_WARNING, name, "cannot send RESUME: %s",
+			rc_text(rc));
+	return 1;
+fresh:
+	statefile_remove(dir, name);
+	return 0;
+}
+
+/* Kernel state of a tunnel: resumed from its state file, or leftovers of
+ * a previous instance flushed, policies installed and the initiator's
+ * handshake started. */
 static int dtunnel_start(struct dtunnel *dt, uint64_t now, char *err,
 			 size_t errlen)
 {
-	int n = xfrm_flush(dt->x);
+	int n;
 
+	if (!dt->disabled && try_resume(dt, now))
+		return 0;
+	n = xfrm_flush(dt->x);
 	if (n > 0)
 		log_msg(CONFIG_LOG_NOTICE, dt->cfg.name,
 			"removed %d SAs and policies left by an earlier "
@@ -934,6 +1144,7 @@ static void dtunnel_stop(struct dtunnel *dt, const char *why)
 
 	tunnel_down(dt->t);
 	observe(dt, mono_ms(), why);
+	statefile_remove(dt->d->cfg.global.state_dir, dt->cfg.name);
 	n = xfrm_flush(dt->x);
 	if (n < 0)
 		xfrm_fail(dt, "remove SAs and policies");
@@ -1034,6 +1245,7 @@ static void dispatch(struct dtunnel *dt, const struct wire_message *m,
 		rsid = h->rsid;
 		break;
 	case WIRE_COMMIT:
+	case WIRE_RESUME:
 	case WIRE_EPOCH_ACK:
 	case WIRE_KEEPALIVE:
 	case WIRE_CLOSE:
@@ -1079,6 +1291,8 @@ static void dispatch(struct dtunnel *dt, const struct wire_message *m,
 		data++;
 		len--;
 	}
+	if (h->type == WIRE_RESUME)
+		dt->pending_trigger = CTL_TRIGGER_RESUME;
 	dt->cur_hdr = h;
 	dt->cur_rsid = rsid;
 	dt->cur_src = src;
@@ -1666,6 +1880,7 @@ static int tunnels_add(struct daemon *d, const struct config_tunnel *c,
 		return -1;
 	}
 	d->tun[d->n_tun++] = dt;
+	observe(dt, now, NULL); /* a resumed tunnel is up at once */
 	return 0;
 }
 
@@ -1926,7 +2141,8 @@ int daemon_open(struct daemon **out, const struct daemon_opts *o, char *err,
 			   strerror(-rc));
 		goto fail;
 	}
-	if (socket_dir(d->cfg.global.control_socket, err, errlen) < 0)
+	if (socket_dir(d->cfg.global.control_socket, err, errlen) < 0 ||
+	    statefile_dir(d->cfg.global.state_dir, err, errlen) < 0)
 		goto fail;
 	d->ctl_fd = ctl_listen(d->cfg.global.control_socket, err, errlen);
 	if (d->ctl_fd < 0)

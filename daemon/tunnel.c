@@ -365,7 +365,8 @@ int tunnel_start(struct tunnel *t, uint64_t now)
 
 /* Stages a commit carrying a fresh inbound SPI and installs that SA from
  * the staged epoch; sends the COMMIT (rows 6 and 9). */
-static int commit_with_spi(struct tunnel *t, uint64_t now)
+static int commit_with_spi(struct tunnel *t, enum tunnel_msg type,
+			   uint64_t now)
 {
 	uint8_t ad[4], key[TUNNEL_ESP_KEY_MAX];
 	struct mls_commit_opts o = { ad, sizeof(ad), false };
@@ -386,7 +387,7 @@ static int commit_with_spi(struct tunnel *t, uint64_t now)
 		goto out;
 	}
 	t->spi_staged = spi;
-	rc = request_send(t, TUNNEL_MSG_COMMIT, w.buf, w.len, now);
+	rc = request_send(t, type, w.buf, w.len, now);
 out:
 	codec_writer_free(&w);
 	return rc;
@@ -399,7 +400,7 @@ int tunnel_rekey(struct tunnel *t, uint64_t now)
 		return EPOCH_ERR_INVALID_ARG;
 	if (t->state != TUNNEL_ESTABLISHED)
 		return EPOCH_ERR_STATE;
-	GUARD(commit_with_spi(t, now));
+	GUARD(commit_with_spi(t, TUNNEL_MSG_COMMIT, now));
 	t->state = TUNNEL_REKEY_SENT;
 	return EPOCH_OK;
 }
@@ -495,7 +496,7 @@ static int on_welcome(struct tunnel *t, const uint8_t *msg, size_t len,
 	mls_kp_secret_free(t->kp);
 	t->kp = NULL;
 	request_clear(t);
-	GUARD(commit_with_spi(t, now));
+	GUARD(commit_with_spi(t, TUNNEL_MSG_COMMIT, now));
 	t->state = TUNNEL_JOIN_COMMIT_SENT;
 	return EPOCH_OK;
 }
@@ -804,6 +805,87 @@ static int on_close(struct tunnel *t, bool response, const uint8_t *msg,
 	return EPOCH_OK;
 }
 
+/* Row 26: the peer restarted after we applied its commit and before our
+ * EPOCH_ACK reached it (our epoch is its commit's): the ACK of our
+ * current epoch again. The commit itself is of an epoch we no longer have
+ * and cannot be checked; the answer tells nothing new (our current
+ * inbound SPI, encrypted in the current epoch), and it authenticates at
+ * the peer only if its staged commit is the one we applied. */
+static int resume_ack_again(struct tunnel *t, const uint8_t *msg, size_t len)
+{
+	struct codec_writer w;
+	uint8_t spi_be[4];
+	int rc;
+
+	put32(spi_be, t->spi_in);
+	codec_writer_init_dynamic(&w, MSG_MAX);
+	rc = mls_group_encrypt(t->g, NULL, 0, spi_be, sizeof(spi_be), &w);
+	if (rc == EPOCH_OK)
+		rc = respond(t, TUNNEL_MSG_EPOCH_ACK, &w, msg, len);
+	codec_writer_free(&w);
+	return rc;
+}
+
+/* Row 25 (+2): our staged commit, then the peer's, on a copy of the group
+ * so that a message of the staged epoch that is not a commit leaves the
+ * tunnel as it was. */
+static int resume_plus_two(struct tunnel *t, const uint8_t *msg, size_t len,
+			   uint64_t now)
+{
+	struct mls_group *copy = NULL;
+	struct mls_received r;
+	struct codec_writer w;
+	int rc;
+
+	codec_writer_init_dynamic(&w, MSG_MAX);
+	rc = mls_group_save_ex(t->g, true, &w);
+	if (rc == EPOCH_OK)
+		rc = mls_group_load(&copy, w.buf, w.len, t->cfg.member.rng);
+	codec_writer_free(&w);
+	if (rc == EPOCH_OK)
+		rc = mls_group_process(copy, msg, len, &r);
+	if (rc == EPOCH_OK && (r.content_type != MLS_CONTENT_COMMIT ||
+			       mls_group_has_staged(copy)))
+		rc = EPOCH_ERR_PROPOSAL;
+	if (rc != EPOCH_OK) {
+		mls_group_free(copy);
+		return rc;
+	}
+	mls_group_free(t->g);
+	t->g = copy;
+	/* The peer may be sending on our staged SA already (it applied our
+	 * commit): it is retired like the current one. */
+	GUARD(retire_in(t, t->spi_staged, now));
+	t->spi_staged = 0;
+	request_clear(t);
+	t->state = TUNNEL_ESTABLISHED;
+	return rekeyed(t, msg, len, &r, now);
+}
+
+/* Rows 24-26: a RESUME (the peer restarted). */
+static int on_resume(struct tunnel *t, const uint8_t *msg, size_t len,
+		     uint64_t now)
+{
+	uint64_t m, c;
+
+	if (is_duplicate(t, msg, len))
+		return resend_answer(t);
+	if (!t->g || (t->state != TUNNEL_ESTABLISHED &&
+		      t->state != TUNNEL_REKEY_SENT))
+		return EPOCH_ERR_STATE;
+	if (!peek_epoch(msg, len, &m))
+		return EPOCH_ERR_MALFORMED;
+	c = mls_group_epoch(t->g);
+	if (m == c)
+		return on_commit(t, msg, len, now);
+	if (m + 1 == c)
+		return resume_ack_again(t, msg, len);
+	if (m == c + 1 && t->state == TUNNEL_REKEY_SENT &&
+	    mls_group_has_staged(t->g))
+		return resume_plus_two(t, msg, len, now);
+	return EPOCH_ERR_EPOCH;
+}
+
 int tunnel_receive(struct tunnel *t, enum tunnel_msg type, bool response,
 		   const uint8_t *msg, size_t len, uint64_t now)
 {
@@ -829,6 +911,9 @@ int tunnel_receive(struct tunnel *t, enum tunnel_msg type, bool response,
 		break;
 	case TUNNEL_MSG_EPOCH_ACK:
 		rc = on_ack(t, msg, len, now);
+		break;
+	case TUNNEL_MSG_RESUME:
+		rc = on_resume(t, msg, len, now);
 		break;
 	case TUNNEL_MSG_KEEPALIVE:
 		rc = on_keepalive(t, response, msg, len);
@@ -1074,6 +1159,180 @@ int tunnel_export(const struct tunnel *t, const char *label, uint8_t *out,
 		return EPOCH_ERR_STATE;
 	return mls_group_export(t->g, false, (const uint8_t *)label,
 				strlen(label), NULL, 0, out, len);
+}
+
+/* ---- restarts --------------------------------------------------------------- */
+
+static const uint8_t save_magic[5] = { 'E', 'P', 'T', 'S', 1 };
+
+int tunnel_save(const struct tunnel *t, struct codec_writer *w)
+{
+	bool staged;
+	size_t mark;
+	int rc;
+
+	if (!t || !w)
+		return EPOCH_ERR_INVALID_ARG;
+	if (!t->g || (t->state != TUNNEL_ESTABLISHED &&
+		      t->state != TUNNEL_REKEY_SENT))
+		return EPOCH_ERR_STATE;
+	staged = t->state == TUNNEL_REKEY_SENT;
+	if (staged && (!t->req || !mls_group_has_staged(t->g) ||
+		       (t->req_type != TUNNEL_MSG_COMMIT &&
+			t->req_type != TUNNEL_MSG_RESUME)))
+		return EPOCH_ERR_STATE;
+	codec_write_bytes(w, save_magic, sizeof(save_magic));
+	codec_write_u8(w, t->cfg.initiator);
+	codec_write_u8(w, staged);
+	codec_write_u32(w, t->spi_in);
+	codec_write_u32(w, t->spi_out);
+	codec_write_u32(w, staged ? t->spi_staged : 0);
+	codec_write_u8(w, (uint8_t)t->n_old);
+	for (size_t i = 0; i < t->n_old; i++)
+		codec_write_u32(w, t->old[i].spi);
+	/* The group as a vector: its length is patched in afterwards. */
+	mark = w->len;
+	codec_write_u32(w, 0);
+	rc = mls_group_save_ex(t->g, staged, w);
+	if (rc != EPOCH_OK)
+		return rc;
+	if (codec_writer_error(w) == EPOCH_OK)
+		put32(w->buf + mark, (uint32_t)(w->len - mark - 4));
+	codec_write_vec(w, staged ? t->req : NULL, staged ? t->req_len : 0);
+	return codec_writer_error(w);
+}
+
+static int load_checked(struct tunnel *t, struct codec_reader *r,
+			struct mls_group **g, uint64_t now)
+{
+	uint8_t magic[sizeof(save_magic)], init, staged, n_old;
+	uint32_t spi_in, spi_out, spi_staged, old[MAX_OLD_IN], glen;
+	const uint8_t *gc, *peer;
+	size_t gc_len, peer_len, id_len;
+	const uint8_t *id;
+	struct codec_slice req;
+
+	GUARD(codec_read_bytes(r, magic, sizeof(magic)));
+	if (memcmp(magic, save_magic, sizeof(magic)) != 0)
+		return EPOCH_ERR_MALFORMED;
+	GUARD(codec_read_u8(r, &init));
+	GUARD(codec_read_u8(r, &staged));
+	GUARD(codec_read_u32(r, &spi_in));
+	GUARD(codec_read_u32(r, &spi_out));
+	GUARD(codec_read_u32(r, &spi_staged));
+	GUARD(codec_read_u8(r, &n_old));
+	if (init > 1 || staged > 1 || n_old > MAX_OLD_IN || !spi_in ||
+	    !spi_out || !spi_staged != !staged)
+		return EPOCH_ERR_MALFORMED;
+	for (size_t i = 0; i < n_old; i++)
+		GUARD(codec_read_u32(r, &old[i]));
+	GUARD(codec_read_u32(r, &glen));
+	if (glen > r->len - r->pos)
+		return EPOCH_ERR_MALFORMED;
+	if (mls_group_load(g, r->buf + r->pos, glen, t->cfg.member.rng) !=
+	    EPOCH_OK)
+		return EPOCH_ERR_MALFORMED;
+	r->pos += glen;
+	GUARD(codec_read_vec(r, &req, MSG_MAX));
+	GUARD(codec_reader_done(r));
+	if (mls_group_has_staged(*g) != staged || !req.len != !staged)
+		return EPOCH_ERR_MALFORMED;
+	/* Stale: saved under another configuration. */
+	gc = mls_group_context_extensions(*g, &gc_len);
+	if ((bool)init != t->cfg.initiator ||
+	    mls_group_suite(*g) != t->cfg.member.suite ||
+	    mls_group_peer(*g, &id, &id_len, &peer, &peer_len) != EPOCH_OK ||
+	    peer_len != 32 || !crypto_ct_equal(peer, t->cfg.peer_key, 32) ||
+	    gc_len != t->cfg.params_len ||
+	    (gc_len && memcmp(gc, t->cfg.params, gc_len)))
+		return EPOCH_ERR_CREDENTIAL;
+	if (staged)
+		GUARD(keep_copy(req.p, req.len, &t->req, &t->req_len));
+	t->spi_in = spi_in;
+	t->spi_out = spi_out;
+	t->spi_staged = spi_staged;
+	/* Old inbound SAs get a whole grace period again. */
+	for (size_t i = 0; i < n_old; i++) {
+		t->old[i].spi = old[i];
+		t->old[i].delete_at = now + t->cfg.grace_ms;
+	}
+	t->n_old = n_old;
+	t->state = staged ? TUNNEL_REKEY_SENT : TUNNEL_ESTABLISHED;
+	return EPOCH_OK;
+}
+
+int tunnel_load(struct tunnel *t, const uint8_t *buf, size_t len,
+		uint64_t now)
+{
+	struct mls_group *g = NULL;
+	struct codec_reader r;
+	int rc;
+
+	if (!t || !buf)
+		return EPOCH_ERR_INVALID_ARG;
+	if (t->state != TUNNEL_DOWN || t->g)
+		return EPOCH_ERR_STATE;
+	codec_reader_init(&r, buf, len);
+	rc = load_checked(t, &r, &g, now);
+	if (rc != EPOCH_OK) {
+		mls_group_free(g);
+		free(t->req);
+		t->req = NULL;
+		t->req_len = 0;
+		t->spi_in = t->spi_out = t->spi_staged = 0;
+		t->n_old = 0;
+		t->state = TUNNEL_DOWN;
+		/* Short or damaged bytes are all one thing here. */
+		return rc == EPOCH_ERR_CREDENTIAL || rc == EPOCH_ERR_NOMEM ?
+			       rc : EPOCH_ERR_MALFORMED;
+	}
+	t->g = g;
+	t->req_type = TUNNEL_MSG_RESUME;
+	t->retx_at = UINT64_MAX;
+	t->last_alive = now;
+	t->session++;
+	return EPOCH_OK;
+}
+
+/* Row 23. */
+int tunnel_resume(struct tunnel *t, uint64_t now)
+{
+	uint8_t *req;
+	size_t len;
+	int rc;
+
+	if (!t)
+		return EPOCH_ERR_INVALID_ARG;
+	if (t->state == TUNNEL_ESTABLISHED && !t->req) {
+		GUARD(commit_with_spi(t, TUNNEL_MSG_RESUME, now));
+		t->state = TUNNEL_REKEY_SENT;
+		return EPOCH_OK;
+	}
+	if (t->state != TUNNEL_REKEY_SENT || !t->req ||
+	    t->req_type != TUNNEL_MSG_RESUME || t->tries)
+		return EPOCH_ERR_STATE;
+	/* The saved commit again, as a RESUME. */
+	req = t->req;
+	len = t->req_len;
+	t->req = NULL;
+	t->req_len = 0;
+	rc = request_send(t, TUNNEL_MSG_RESUME, req, len, now);
+	free(req);
+	return rc;
+}
+
+uint32_t tunnel_spi_staged(const struct tunnel *t)
+{
+	return t->state == TUNNEL_REKEY_SENT ? t->spi_staged : 0;
+}
+
+size_t tunnel_old_spis(const struct tunnel *t, uint32_t *spis, size_t cap)
+{
+	size_t n = t->n_old < cap ? t->n_old : cap;
+
+	for (size_t i = 0; i < n; i++)
+		spis[i] = t->old[i].spi;
+	return n;
 }
 
 struct mls_group *tunnel_group_int(struct tunnel *t)

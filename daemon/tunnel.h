@@ -17,6 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "proto/codec.h"
 #include "proto/mls.h"
 
 /* Message types, with their wire numbers (docs/protocol.md, the
@@ -26,6 +27,7 @@ enum tunnel_msg {
 	TUNNEL_MSG_WELCOME = 3,   /* Welcome (response to HELLO) */
 	TUNNEL_MSG_COMMIT = 4,    /* MLS commit, AD = committer's SPI */
 	TUNNEL_MSG_EPOCH_ACK = 5, /* MLS application message: acker's SPI */
+	TUNNEL_MSG_RESUME = 6,    /* MLS commit after a restart (as COMMIT) */
 	TUNNEL_MSG_KEEPALIVE = 7, /* MLS application message, empty; the
 				   * request gets a response */
 	TUNNEL_MSG_CLOSE = 8,     /* MLS application message: request
@@ -188,6 +190,44 @@ unsigned tunnel_collisions(const struct tunnel *t);
 #define TUNNEL_HELLOS_SEEN 8
 uint64_t tunnel_session(const struct tunnel *t);
 bool tunnel_pending(const struct tunnel *t);
+/* ---- restarts (DESIGN.md §5, kohbrok §4.5, docs/state-machine.md rows
+ * 23-26) -------------------------------------------------------------------
+ *
+ * tunnel_save writes what a restarted daemon needs to carry on: role,
+ * state, SPIs (current, staged, old inbound ones in their grace period),
+ * the MLS group with a staged commit, and that commit's message. Only an
+ * ESTABLISHED or REKEY_SENT tunnel can be saved (EPOCH_ERR_STATE
+ * otherwise: a restart then means a new handshake). The bytes are secret.
+ *
+ * tunnel_load, on a fresh tunnel (DOWN), takes such bytes back: the
+ * tunnel is then ESTABLISHED (or REKEY_SENT) with those SPIs, but nothing
+ * is sent. EPOCH_ERR_MALFORMED if the bytes are damaged,
+ * EPOCH_ERR_CREDENTIAL if they are not for this configuration (role, our
+ * key, the peer's key, the tunnel parameters): state that is stale. The
+ * caller checks that the SAs (tunnel_spi_in/out/staged) still exist in
+ * the kernel and, if they do not, calls tunnel_down and starts over.
+ *
+ * tunnel_resume then sends RESUME (row 23): the saved staged commit again
+ * if there was one, else a fresh commit with a fresh inbound SPI, exactly
+ * as a rekey; the tunnel waits for EPOCH_ACK in REKEY_SENT, and gives up
+ * as row 16 does (tear down, the initiator starts a new handshake).
+ *
+ * A RESUME from the peer whose commit was sent in epoch m, with our epoch
+ * c (rows 24-26): m == c is handled like a COMMIT (collisions included);
+ * m + 1 == c is the peer's commit that we applied but whose EPOCH_ACK it
+ * never got before it restarted: it gets an EPOCH_ACK of epoch c again;
+ * m == c + 1 with a commit of ours staged means the peer applied ours and
+ * restarted before its EPOCH_ACK reached us: our commit, then its commit
+ * are applied (the "+2" case). Any other epoch is EPOCH_ERR_EPOCH. */
+int tunnel_save(const struct tunnel *t, struct codec_writer *out);
+int tunnel_load(struct tunnel *t, const uint8_t *buf, size_t len,
+		uint64_t now_ms);
+int tunnel_resume(struct tunnel *t, uint64_t now_ms);
+/* The staged inbound SPI (REKEY_SENT; 0 otherwise) and the old inbound
+ * SPIs still in their grace period (up to cap, returns how many). */
+uint32_t tunnel_spi_staged(const struct tunnel *t);
+size_t tunnel_old_spis(const struct tunnel *t, uint32_t *spis, size_t cap);
+
 /* MLS-Exporter of the current epoch (tests compare both sides). */
 int tunnel_export(const struct tunnel *t, const char *label, uint8_t *out,
 		  size_t len);

@@ -1496,27 +1496,16 @@ static uint8_t *saved_secret(struct mls_epoch_secrets *sec, int i)
 	return i < (int)(sizeof(v) / sizeof(v[0])) ? v[i] : NULL;
 }
 
-int mls_group_save(const struct mls_group *g, struct codec_writer *w)
+/* One epoch's part of the saved state: number, tree with our private
+ * keys, transcript hashes, secrets, secret tree. */
+static int save_epoch(const struct mls_group *g, const struct epoch *e,
+		      struct codec_writer *w)
 {
-	struct mls_epoch_secrets *sec;
-	const struct epoch *e;
+	struct mls_epoch_secrets *sec = (struct mls_epoch_secrets *)&e->sec;
+	uint32_t width = mls_tree_width(mls_tree_n_leaves(e->tree));
 	struct hpke_keypair kp;
-	uint32_t width, n_priv = 0;
-	int rc;
+	uint32_t n_priv = 0;
 
-	if (!g || !w)
-		return EPOCH_ERR_INVALID_ARG;
-	e = &g->cur;
-	sec = (struct mls_epoch_secrets *)&e->sec;
-	width = mls_tree_width(mls_tree_n_leaves(e->tree));
-	codec_write_bytes(w, save_magic, sizeof(save_magic));
-	codec_write_u16(w, g->suite_id);
-	codec_write_vec(w, g->group_id, g->group_id_len);
-	codec_write_vec(w, g->identity, g->identity_len);
-	codec_write_bytes(w, g->sig_sk, sizeof(g->sig_sk));
-	codec_write_bytes(w, g->sig_pk, ED25519_KEY_LEN);
-	codec_write_vec(w, g->gc_ext, g->gc_ext_len);
-	codec_write_u32(w, g->me);
 	codec_write_u64(w, e->epoch);
 	GUARD(mls_tree_encode(e->tree, w));
 	for (uint32_t x = 0; x < width; x++)
@@ -1535,10 +1524,35 @@ int mls_group_save(const struct mls_group *g, struct codec_writer *w)
 	codec_write_vec(w, e->ith, e->ith_len);
 	for (int i = 0; saved_secret(sec, i); i++)
 		codec_write_bytes(w, saved_secret(sec, i), g->s->nh);
-	rc = mls_secret_tree_save(e->st, w);
-	if (rc != EPOCH_OK)
-		return rc;
+	return mls_secret_tree_save(e->st, w);
+}
+
+int mls_group_save_ex(const struct mls_group *g, bool with_staged,
+		      struct codec_writer *w)
+{
+	if (!g || !w)
+		return EPOCH_ERR_INVALID_ARG;
+	codec_write_bytes(w, save_magic, sizeof(save_magic));
+	codec_write_u16(w, g->suite_id);
+	codec_write_vec(w, g->group_id, g->group_id_len);
+	codec_write_vec(w, g->identity, g->identity_len);
+	codec_write_bytes(w, g->sig_sk, sizeof(g->sig_sk));
+	codec_write_bytes(w, g->sig_pk, ED25519_KEY_LEN);
+	codec_write_vec(w, g->gc_ext, g->gc_ext_len);
+	codec_write_u32(w, g->me);
+	GUARD(save_epoch(g, &g->cur, w));
+	if (with_staged && g->staged) {
+		/* A marker, then the staged commit's epoch; without it the
+		 * bytes end here (the format of a group without one). */
+		codec_write_u8(w, 1);
+		GUARD(save_epoch(g, &g->next, w));
+	}
 	return codec_writer_error(w);
+}
+
+int mls_group_save(const struct mls_group *g, struct codec_writer *w)
+{
+	return mls_group_save_ex(g, false, w);
 }
 
 static int read_dup(struct codec_reader *r, uint8_t **out, size_t *len)
@@ -1551,28 +1565,16 @@ static int read_dup(struct codec_reader *r, uint8_t **out, size_t *len)
 	return *out ? EPOCH_OK : EPOCH_ERR_NOMEM;
 }
 
-static int load_body(struct mls_group *g, struct codec_reader *r)
+static int load_epoch(struct mls_group *g, struct epoch *e,
+		      struct codec_reader *r)
 {
-	struct epoch *e = &g->cur;
 	struct codec_reader sub;
 	struct codec_slice sl, sk, pk;
 	struct hpke_keypair kp;
-	uint8_t sig_pk[ED25519_KEY_LEN];
 	uint32_t n_priv, x;
 	size_t start;
 	int rc;
 
-	GUARD(read_dup(r, &g->group_id, &g->group_id_len));
-	GUARD(read_dup(r, &g->identity, &g->identity_len));
-	GUARD(codec_read_bytes(r, g->sig_sk, sizeof(g->sig_sk)));
-	GUARD(codec_read_bytes(r, g->sig_pk, ED25519_KEY_LEN));
-	GUARD(crypto_ed25519_public(g->sig_sk, sig_pk));
-	if (!crypto_ct_equal(sig_pk, g->sig_pk, ED25519_KEY_LEN) ||
-	    !crypto_ct_equal(sig_pk, g->sig_sk + ED25519_KEY_LEN,
-			     ED25519_KEY_LEN))
-		return EPOCH_ERR_MALFORMED;
-	GUARD(read_dup(r, &g->gc_ext, &g->gc_ext_len));
-	GUARD(codec_read_u32(r, &g->me));
 	GUARD(codec_read_u64(r, &e->epoch));
 	/* The tree: decode it from where it starts. */
 	start = r->pos;
@@ -1612,9 +1614,37 @@ static int load_body(struct mls_group *g, struct codec_reader *r)
 		GUARD(codec_read_bytes(r, saved_secret(&e->sec, i), g->s->nh));
 	GUARD(mls_secret_tree_load(&e->st, g->s, mls_tree_n_leaves(e->tree),
 				   r));
-	GUARD(codec_reader_done(r));
 	GUARD(mls_tree_root_hash(e->tree, e->tree_hash));
 	return epoch_encode_gc(g, e);
+}
+
+static int load_body(struct mls_group *g, struct codec_reader *r)
+{
+	uint8_t sig_pk[ED25519_KEY_LEN], marker;
+
+	GUARD(read_dup(r, &g->group_id, &g->group_id_len));
+	GUARD(read_dup(r, &g->identity, &g->identity_len));
+	GUARD(codec_read_bytes(r, g->sig_sk, sizeof(g->sig_sk)));
+	GUARD(codec_read_bytes(r, g->sig_pk, ED25519_KEY_LEN));
+	GUARD(crypto_ed25519_public(g->sig_sk, sig_pk));
+	if (!crypto_ct_equal(sig_pk, g->sig_pk, ED25519_KEY_LEN) ||
+	    !crypto_ct_equal(sig_pk, g->sig_sk + ED25519_KEY_LEN,
+			     ED25519_KEY_LEN))
+		return EPOCH_ERR_MALFORMED;
+	GUARD(read_dup(r, &g->gc_ext, &g->gc_ext_len));
+	GUARD(codec_read_u32(r, &g->me));
+	GUARD(load_epoch(g, &g->cur, r));
+	if (codec_reader_done(r) == EPOCH_OK)
+		return EPOCH_OK;
+	/* A staged commit's epoch follows: exactly the next one. */
+	GUARD(codec_read_u8(r, &marker));
+	if (marker != 1)
+		return EPOCH_ERR_MALFORMED;
+	GUARD(load_epoch(g, &g->next, r));
+	if (g->next.epoch != g->cur.epoch + 1)
+		return EPOCH_ERR_MALFORMED;
+	g->staged = true;
+	return codec_reader_done(r);
 }
 
 int mls_group_load(struct mls_group **out, const uint8_t *buf, size_t len,

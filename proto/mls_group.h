@@ -171,11 +171,17 @@ int mls_group_peer(const struct mls_group *g, const uint8_t **identity,
 		   size_t *identity_len, const uint8_t **sig_pk,
 		   size_t *sig_pk_len);
 
-/* The whole state (current epoch, secrets, tree with private keys; a
- * staged commit is not saved) as bytes, and back. The bytes are secret:
- * the caller stores them 0600 and wipes its copies. Load checks the
- * format and version (EPOCH_ERR_MALFORMED) but the bytes are trusted. */
+/* The whole state (current epoch, secrets, tree with private keys) as
+ * bytes, and back. mls_group_save leaves a staged commit out (the copy is
+ * the group as it was before the commit); mls_group_save_ex with
+ * with_staged keeps it too, so that a restarted member can still apply it
+ * when the peer acknowledges (epochd's state files, DESIGN.md §5). The
+ * bytes are secret: the caller stores them 0600 and wipes its copies.
+ * Load checks the format and version (EPOCH_ERR_MALFORMED) but the bytes
+ * are trusted. */
 int mls_group_save(const struct mls_group *g, struct codec_writer *out);
+int mls_group_save_ex(const struct mls_group *g, bool with_staged,
+		      struct codec_writer *out);
 int mls_group_load(struct mls_group **g, const uint8_t *buf, size_t len,
 		   const struct crypto_rng *rng);
 

@@ -1331,6 +1331,51 @@ int xfrm_flush(struct xfrm_ctx *x)
 	return first ? first : count;
 }
 
+int xfrm_sa_prune(struct xfrm_ctx *x, const uint32_t *keep, size_t n_keep)
+{
+	_Alignas(8) char buf[XFRM_REQ_BUF];
+	char what[200], ext[160];
+	struct sa_list sl;
+	struct nlmsghdr *nlh;
+	int count = 0, first = 0, rc;
+
+	x->err[0] = 0;
+	rc = sa_dump(x, &sl, ext);
+	if (rc) {
+		free(sl.v);
+		return fail(x, rc, NULL, ext, "prune: dump SAs");
+	}
+	for (size_t i = 0; i < sl.n; i++) {
+		struct sa_ent *e = &sl.v[i];
+		struct xfrm_usersa_id *id;
+		bool kept = false;
+
+		if (e->reqid < x->lo || e->reqid > x->hi || !e->spi)
+			continue;
+		for (size_t k = 0; k < n_keep && !kept; k++)
+			kept = keep[k] == e->spi;
+		if (kept)
+			continue;
+		nlh = xfrm_build_sa_id(buf, sizeof(buf), XFRM_MSG_DELSA,
+				       &e->dst, e->spi, e->mark, e->mark_mask);
+		if (!nlh)
+			continue;
+		id = mnl_nlmsg_get_payload(nlh);
+		id->proto = e->proto;
+		rc = talk(x, nlh, NULL, NULL, ext);
+		if (!rc) {
+			count++;
+			alloc_drop(x, &e->dst, e->spi);
+		} else if (rc != -ESRCH && !first) {
+			describe_sa(what, sizeof(what), "prune: delete",
+				    &e->dst, e->spi);
+			first = fail(x, rc, NULL, ext, what);
+		}
+	}
+	free(sl.v);
+	return first ? first : count;
+}
+
 /* ---- expiry listener ----------------------------------------------------- */
 
 int xfrm_listener_open(struct xfrm_listener **out, const char *netns,

@@ -152,6 +152,10 @@ int xfrm_rollover(struct xfrm_ctx *x, const struct xfrm_sa *new_in,
  * rest is still attempted). A larval SA with SPI 0 (left by a failed
  * ALLOCSPI) cannot be named by any request and expires by itself. */
 int xfrm_flush(struct xfrm_ctx *x);
+/* Deletes the SAs of the context's reqid range whose SPI is not one of
+ * keep[0..n_keep) (policies stay): what a restarted daemon does not adopt.
+ * Returns the number deleted or a negative errno, as xfrm_flush. */
+int xfrm_sa_prune(struct xfrm_ctx *x, const uint32_t *keep, size_t n_keep);
 
 /* ---- expiry events (XFRMNLGRP_EXPIRE) ------------------------------------ */
 

@@ -1122,6 +1122,217 @@ out:
 	pair_free(&p);
 }
 
+/* ---- restarts with saved state (rows 23-26) ------------------------------ */
+
+/* Side i's daemon is killed: the tunnel's saved bytes `st` are all that
+ * is left besides the SAs in the (model) kernel. A new tunnel loads them,
+ * finds its SAs there and sends RESUME. */
+static int crash_and_resume(struct pair *p, int i, const struct codec_writer *st)
+{
+	struct side *s = &p->s[i];
+
+	tunnel_free(s->t);
+	s->t = NULL;
+	if (!side_new(p, i, 1, false) ||
+	    !CHECK_OK(tunnel_load(s->t, st->buf, st->len, p->now)))
+		return 0;
+	if (!CHECK(k_find(&s->k, tunnel_spi_in(s->t)) >= 0) ||
+	    !CHECK(s->k.has_out && s->k.out_spi == tunnel_spi_out(s->t)) ||
+	    !CHECK(!tunnel_spi_staged(s->t) ||
+		   k_find(&s->k, tunnel_spi_staged(s->t)) >= 0))
+		return 0;
+	return CHECK_OK(tunnel_resume(s->t, p->now)) &&
+	       CHECK(tunnel_state(s->t) == TUNNEL_REKEY_SENT);
+}
+
+static int save(struct pair *p, int i, struct codec_writer *w)
+{
+	w->len = 0;
+	return CHECK_OK(tunnel_save(p->s[i].t, w));
+}
+
+static void drop_one(struct pair *p)
+{
+	struct msg m;
+
+	if (take(p, &m))
+		free(m.p);
+}
+
+/* Each scenario, with either side restarting: the tunnel ends in step one
+ * epoch (or two) further, with no violation of the no-loss order, and one
+ * SA per direction after the grace period. */
+static void test_resume(void)
+{
+	static const char *const names[] = {
+		"idle", "commit lost", "ack lost", "plus two", "crossing",
+	};
+
+	for (int sc = 0; sc < 5; sc++) {
+		for (int i = 0; i < 2; i++) {
+			struct pair p;
+			struct codec_writer w;
+			uint64_t e;
+			int want = 1;
+
+			test_begin("resume %s, %s restarts", names[sc],
+				   i ? "responder" : "initiator");
+			codec_writer_init_dynamic(&w, 1 << 20);
+			if (!pair_init(&p, 1, false) || !handshake(&p))
+				goto next;
+			e = tunnel_epoch(p.s[i].t);
+			switch (sc) {
+			case 0: /* saved while established */
+				if (!save(&p, i, &w))
+					goto next;
+				break;
+			case 1: /* our COMMIT never arrived */
+				if (!CHECK_OK(tunnel_rekey(p.s[i].t, p.now)) ||
+				    !save(&p, i, &w))
+					goto next;
+				drop_one(&p);
+				break;
+			case 2: /* the peer applied it; its ACK was lost */
+				if (!CHECK_OK(tunnel_rekey(p.s[i].t, p.now)) ||
+				    !save(&p, i, &w) ||
+				    !CHECK_OK(pump_one(&p)))
+					goto next;
+				drop_one(&p);
+				break;
+			case 3: /* we applied the peer's commit, our ACK
+				 * was lost: the peer is still staged */
+				if (!CHECK_OK(tunnel_rekey(p.s[!i].t, p.now)) ||
+				    !CHECK_OK(pump_one(&p)) || !save(&p, i, &w))
+					goto next;
+				drop_one(&p);
+				want = 2;
+				break;
+			case 4: /* the peer's COMMIT crosses our RESUME */
+				if (!save(&p, i, &w) ||
+				    !CHECK_OK(tunnel_rekey(p.s[!i].t, p.now)))
+					goto next;
+				break;
+			}
+			if (!crash_and_resume(&p, i, &w))
+				goto next;
+			pump(&p, false);
+			if (!in_step(&p))
+				goto next;
+			CHECK_EQ_U64(tunnel_epoch(p.s[i].t), e + want);
+			advance(&p, 17000);
+			CHECK(p.s[0].k.n_in == 1 && p.s[1].k.n_in == 1);
+			in_step(&p);
+			/* and it goes on rekeying */
+			CHECK_OK(tunnel_rekey(p.s[i].t, p.now));
+			pump(&p, false);
+			in_step(&p);
+		next:
+			codec_writer_free(&w);
+			pair_free(&p);
+			test_end();
+		}
+	}
+}
+
+/* Twenty restarts in a row, alternating sides, each resumed at once. */
+static void test_resume_many(void)
+{
+	struct pair p;
+	struct codec_writer w;
+
+	codec_writer_init_dynamic(&w, 1 << 20);
+	if (!pair_init(&p, 1, false) || !handshake(&p))
+		goto out;
+	for (int k = 0; k < 20; k++) {
+		if (!save(&p, k & 1, &w) || !crash_and_resume(&p, k & 1, &w))
+			break;
+		pump(&p, false);
+		if (!in_step(&p))
+			break;
+	}
+	CHECK_EQ_U64(tunnel_epoch(p.s[0].t), 22);
+out:
+	codec_writer_free(&w);
+	pair_free(&p);
+}
+
+/* State that is not this tunnel's, damaged, in the wrong state, or too
+ * old: refused, and a stale RESUME is refused by the peer, which changes
+ * nothing there. */
+static void test_resume_refused(void)
+{
+	struct pair p;
+	struct codec_writer w, old;
+	struct side *s;
+	struct tunnel_cfg c;
+	struct tunnel_ops o = ops_tmpl;
+	struct tunnel *t2 = NULL;
+	uint64_t e;
+
+	codec_writer_init_dynamic(&w, 1 << 20);
+	codec_writer_init_dynamic(&old, 1 << 20);
+	if (!pair_init(&p, 1, false))
+		goto out;
+	s = &p.s[0];
+	CHECK_RC(tunnel_save(s->t, &w), EPOCH_ERR_STATE); /* DOWN */
+	if (!handshake(&p) || !save(&p, 0, &old))
+		goto out;
+	/* another peer key, and the other role */
+	side_cfg(&p, 0, 1, false, &c);
+	c.peer_key[3] ^= 1;
+	o.ctx = s;
+	if (CHECK_OK(tunnel_new(&t2, &c, &o))) {
+		CHECK_RC(tunnel_load(t2, old.buf, old.len, p.now),
+			 EPOCH_ERR_CREDENTIAL);
+		CHECK(tunnel_state(t2) == TUNNEL_DOWN);
+		CHECK(tunnel_spi_in(t2) == 0);
+		tunnel_free(t2);
+		t2 = NULL;
+	}
+	side_cfg(&p, 1, 1, false, &c);
+	o.ctx = &p.s[1];
+	if (CHECK_OK(tunnel_new(&t2, &c, &o))) {
+		CHECK_RC(tunnel_load(t2, old.buf, old.len, p.now),
+			 EPOCH_ERR_CREDENTIAL);
+		/* damaged: every truncation and a flipped magic */
+		for (size_t n = 0; n < old.len; n += 1 + n / 8)
+			CHECK(tunnel_load(t2, old.buf, n, p.now) ==
+			      EPOCH_ERR_MALFORMED);
+		old.buf[0] ^= 1;
+		CHECK_RC(tunnel_load(t2, old.buf, old.len, p.now),
+			 EPOCH_ERR_MALFORMED);
+		old.buf[0] ^= 1;
+		tunnel_free(t2);
+		t2 = NULL;
+	}
+	/* two epochs later the saved state is stale */
+	for (int k = 0; k < 2; k++) {
+		CHECK_OK(tunnel_rekey(p.s[1].t, p.now));
+		pump(&p, false);
+	}
+	e = tunnel_epoch(p.s[1].t);
+	tunnel_free(s->t);
+	s->t = NULL;
+	if (!side_new(&p, 0, 1, false) ||
+	    !CHECK_OK(tunnel_load(s->t, old.buf, old.len, p.now)))
+		goto out;
+	CHECK_RC(tunnel_load(s->t, old.buf, old.len, p.now), EPOCH_ERR_STATE);
+	s->k.down = true; /* the stale SAs were deleted: no order to keep */
+	p.s[1].k.down = true;
+	if (!CHECK_OK(tunnel_resume(s->t, p.now)))
+		goto out;
+	CHECK_RC(pump_one(&p), EPOCH_ERR_EPOCH);
+	CHECK_EQ_U64(tunnel_epoch(p.s[1].t), e);
+	CHECK(tunnel_state(p.s[1].t) == TUNNEL_ESTABLISHED);
+	/* the restarted side gives up (row 16) and starts a handshake */
+	advance(&p, 20000);
+	CHECK(tunnel_state(s->t) != TUNNEL_REKEY_SENT);
+out:
+	codec_writer_free(&w);
+	codec_writer_free(&old);
+	pair_free(&p);
+}
+
 int main(int argc, char **argv)
 {
 	(void)argc;
@@ -1139,5 +1350,8 @@ int main(int argc, char **argv)
 	test_run("newer_hello", test_newer_hello);
 	test_run("close", test_close);
 	test_run("backoff", test_backoff);
+	test_resume();
+	test_run("resume_many", test_resume_many);
+	test_run("resume_refused", test_resume_refused);
 	return test_main_end(argv[0]);
 }
