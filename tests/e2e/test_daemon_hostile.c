@@ -517,7 +517,7 @@ static void after_row(void)
 	rows_done++;
 }
 
-/* ---- wire rows against t1 ------------------------------------------------- */
+/* ---- wire rows against t1 ------------------------------------------------ */
 
 static int fd1 = -1; /* in gw1's namespace, from 192.0.2.1 */
 
@@ -591,11 +591,10 @@ struct expect {
  * appear after it. */
 static long log_mark;
 
-static void row_begin(const char *needle)
+static void row_begin(void)
 {
 	struct stat st;
 
-	(void)needle;
 	log_mark = stat(E->d[1].log, &st) == 0 ? (long)st.st_size : 0;
 }
 
@@ -643,7 +642,6 @@ static void t_wire(void)
 	const uint8_t I = WIRE_F_INITIATOR;
 	struct dh_rekeys rk;
 	struct wire_header h;
-	char nd[256];
 	uint64_t s1 = rnd64(), s2 = rnd64();
 
 	fd1 = dh_udp_socket_in(E->ns_gw[0], AF_INET);
@@ -653,41 +651,41 @@ static void t_wire(void)
 		return;
 
 	/* 1 */
-	row_begin("datagram of 0 bytes from 192.0.2.1 dropped");
+	row_begin();
 	send_raw(fd1, junk, 0);
 	row_end(&(struct expect){ "empty datagram",
 		"datagram of 0 bytes from 192.0.2.1 dropped: input ends "
 		"before the value (EPOCH_ERR_TRUNCATED)" });
 	/* 2 */
-	row_begin("datagram of 16 bytes");
+	row_begin();
 	send_raw(fd1, junk, 16);
 	row_end(&(struct expect){ "truncated header (16 bytes)",
 		"datagram of 16 bytes from 192.0.2.1 dropped: input ends "
 		"before the value (EPOCH_ERR_TRUNCATED)" });
 	/* 3 */
 	h = hdr(WIRE_COMMIT, I, s1, s2, 0, 1, 1, 40);
-	row_begin("(WIRE_ERR_MAGIC)");
+	row_begin();
 	send_dg(fd1, 0x4551, WIRE_VERSION, &h, 40, 0xa5);
 	row_end(&(struct expect){ "bad magic", "(WIRE_ERR_MAGIC)" });
 	/* 4 */
-	row_begin("(WIRE_ERR_VERSION)");
+	row_begin();
 	send_dg(fd1, WIRE_MAGIC, 2, &h, 40, 0xa5);
 	row_end(&(struct expect){ "wrong version (2)",
 		"dropped: unsupported protocol version (WIRE_ERR_VERSION)" });
 	/* 5 */
 	h = hdr(200, I, s1, s2, 0, 1, 1, 40);
-	row_begin("(WIRE_ERR_TYPE)");
+	row_begin();
 	send_dg(fd1, WIRE_MAGIC, WIRE_VERSION, &h, 40, 0xa5);
 	row_end(&(struct expect){ "unknown type (200)",
 		"dropped: unknown message type (WIRE_ERR_TYPE)" });
 	/* 6 */
 	h = hdr(WIRE_COMMIT, I | 0x80, s1, s2, 0, 1, 1, 40);
-	row_begin("(WIRE_ERR_FLAGS)");
+	row_begin();
 	send_dg(fd1, WIRE_MAGIC, WIRE_VERSION, &h, 40, 0xa5);
 	row_end(&(struct expect){ "unknown flag bit", "(WIRE_ERR_FLAGS)" });
 	/* 6b */
 	h = hdr(WIRE_COMMIT, I, s1, s2, 0, 1, 1, 40);
-	row_begin("(WIRE_ERR_RESERVED)");
+	row_begin();
 	{
 		uint8_t b[WIRE_HEADER_LEN + 40];
 
@@ -700,47 +698,47 @@ static void t_wire(void)
 		"dropped: reserved octet not zero (WIRE_ERR_RESERVED)" });
 	/* 7 */
 	h = hdr(WIRE_COMMIT, I | WIRE_F_RESPONSE, s1, s2, 0, 1, 1, 40);
-	row_begin("(WIRE_ERR_FLAGS)");
+	row_begin();
 	send_dg(fd1, WIRE_MAGIC, WIRE_VERSION, &h, 40, 0xa5);
 	row_end(&(struct expect){ "COMMIT flagged as a response",
 		"(WIRE_ERR_FLAGS)" });
 	CHECK(dh_rekey_step(E, 0, UP_MS, &rk) == 0);
 	/* 8 */
 	h = hdr(WIRE_HELLO, I, s1, s2, 0, 1, 1, 40);
-	row_begin("(WIRE_ERR_SESSION)");
+	row_begin();
 	send_dg(fd1, WIRE_MAGIC, WIRE_VERSION, &h, 40, 0xa5);
 	row_end(&(struct expect){ "HELLO with a responder session id",
 		"(WIRE_ERR_SESSION)" });
 	/* 9 */
 	h = hdr(WIRE_COMMIT, I, s1, s2, 3, 2, 1, 40);
-	row_begin("(WIRE_ERR_FRAGMENT)");
+	row_begin();
 	send_dg(fd1, WIRE_MAGIC, WIRE_VERSION, &h, 20, 0xa5);
 	row_end(&(struct expect){ "fragment index 3 >= count 2",
 		"dropped: fragment index or count invalid (WIRE_ERR_FRAGMENT)"
 		});
 	/* 10 */
 	h = hdr(WIRE_COMMIT, I, s1, s2, 0, 0, 1, 40);
-	row_begin("(WIRE_ERR_FRAGMENT)");
+	row_begin();
 	send_dg(fd1, WIRE_MAGIC, WIRE_VERSION, &h, 40, 0xa5);
 	row_end(&(struct expect){ "fragment count 0",
 		"dropped: fragment index or count invalid (WIRE_ERR_FRAGMENT)"
 		});
 	/* 11: more fragments than the reassembler takes (64) */
 	h = hdr(WIRE_COMMIT, I, s1, s2, 0, 200, 2, 200 * 100);
-	row_begin("fragment dropped: fragment index or count invalid");
+	row_begin();
 	send_dg(fd1, WIRE_MAGIC, WIRE_VERSION, &h, 100, 0xa5);
 	row_end(&(struct expect){ "200 fragments (limit 64)",
 		"fragment dropped: fragment index or count invalid "
 		"(WIRE_ERR_FRAGMENT)" });
 	/* 12 */
 	h = hdr(WIRE_COMMIT, I, s1, s2, 0, 1, 3, 70000);
-	row_begin("(WIRE_ERR_TOO_BIG)");
+	row_begin();
 	send_dg(fd1, WIRE_MAGIC, WIRE_VERSION, &h, 100, 0xa5);
 	row_end(&(struct expect){ "total_len 70000 (> 65536)",
 		"dropped: message larger than allowed (WIRE_ERR_TOO_BIG)" });
 	/* 13 */
 	h = hdr(WIRE_COMMIT, I, s1, s2, 0, 1, 4, 50);
-	row_begin("(WIRE_ERR_LENGTH)");
+	row_begin();
 	send_dg(fd1, WIRE_MAGIC, WIRE_VERSION, &h, 40, 0xa5);
 	row_end(&(struct expect){ "fragment shorter than total_len",
 		"dropped: fragment length does not fit total_len "
@@ -751,7 +749,7 @@ static void t_wire(void)
 	h = hdr(WIRE_COMMIT, I, s1, s2, 0, 3, 5, 3000);
 	send_dg(fd1, WIRE_MAGIC, WIRE_VERSION, &h, 1000, 0xa5);
 	h = hdr(WIRE_COMMIT, I, s1, s2, 1, 3, 5, 2500);
-	row_begin("(WIRE_ERR_INCONSISTENT)");
+	row_begin();
 	send_dg(fd1, WIRE_MAGIC, WIRE_VERSION, &h, 1000, 0x5a);
 	row_end(&(struct expect){ "inconsistent total_len (3000 vs 2500)",
 		"fragment dropped: fragment contradicts earlier ones "
@@ -761,33 +759,32 @@ static void t_wire(void)
 	h = hdr(WIRE_COMMIT, I, s1, s2, 0, 3, 6, 3000);
 	send_dg(fd1, WIRE_MAGIC, WIRE_VERSION, &h, 1000, 0xa5);
 	h = hdr(WIRE_COMMIT, I, s1, s2, 1, 3, 6, 3000);
-	row_begin("(WIRE_ERR_INCONSISTENT)");
+	row_begin();
 	send_dg(fd1, WIRE_MAGIC, WIRE_VERSION, &h, 1100, 0x5a);
 	row_end(&(struct expect){ "overlapping fragments (size 1000/1100)",
 		"fragment dropped: fragment contradicts earlier ones "
 		"(WIRE_ERR_INCONSISTENT)" });
 	/* 16: a whole oversized message in one datagram, unknown session */
 	h = hdr(WIRE_COMMIT, I, s1, s2, 0, 1, 7, 65000);
-	row_begin("COMMIT ignored: unknown session");
+	row_begin();
 	send_dg(fd1, WIRE_MAGIC, WIRE_VERSION, &h, 65000, 0xa5);
 	row_end(&(struct expect){ "65000-byte COMMIT, wrong session ids",
 		"t1: COMMIT ignored: unknown session" });
 	/* 17 */
 	h = hdr(WIRE_EPOCH_ACK, I | WIRE_F_RESPONSE, s1, s2, 0, 1, 8, 60);
-	row_begin("EPOCH_ACK ignored: unknown session");
+	row_begin();
 	send_dg(fd1, WIRE_MAGIC, WIRE_VERSION, &h, 60, 0xa5);
 	row_end(&(struct expect){ "EPOCH_ACK, wrong session ids",
 		"t1: EPOCH_ACK ignored: unknown session" });
 	/* 18: the responder's role claimed by gw1 */
 	h = hdr(WIRE_KEEPALIVE, 0, s1, s2, 0, 1, 9, 60);
-	row_begin("both sides claim the same role");
+	row_begin();
 	send_dg(fd1, WIRE_MAGIC, WIRE_VERSION, &h, 60, 0xa5);
 	row_end(&(struct expect){ "wrong role flag",
 		"t1: KEEPALIVE ignored: both sides claim the same role" });
 	/* 19: a HELLO whose KeyPackage is garbage (new session) */
 	h = hdr(WIRE_HELLO, I, s1, 0, 0, 1, 0, 301);
-	snprintf(nd, sizeof(nd), "t1: ");
-	row_begin("HELLO: ");
+	row_begin();
 	{
 		static uint8_t b[WIRE_HEADER_LEN + 301];
 
@@ -800,13 +797,13 @@ static void t_wire(void)
 		"t1: peer rejected: HELLO: " });
 	/* 20: a cookie we never issued */
 	h = hdr(WIRE_HELLO, I, s2, 0, 0, 1, 0, 30);
-	row_begin("HELLO ignored: a cookie we did not issue");
+	row_begin();
 	send_dg(fd1, WIRE_MAGIC, WIRE_VERSION, &h, 30, 0x07);
 	row_end(&(struct expect){ "HELLO with a cookie we did not issue",
 		"t1: HELLO ignored: a cookie we did not issue" });
 	/* 21: ERROR is unauthenticated: logged, never acted on */
 	h = hdr(WIRE_ERROR, I, s1, 0, 0, 1, 10, 2);
-	row_begin("the peer reports error 4660");
+	row_begin();
 	{
 		uint8_t b[WIRE_HEADER_LEN + 2];
 
@@ -823,7 +820,7 @@ static void t_wire(void)
 		dh_diag(E, "wire rows");
 }
 
-/* ---- MLS rows against t2 (this program is the peer) ----------------------- */
+/* ---- MLS rows against t2 (this program is the peer) ---------------------- */
 
 static uint64_t t2_epoch0;
 
@@ -905,7 +902,7 @@ static void forged_row(const char *what, unsigned forge, const char *err)
 	uint32_t id = P.next_id;
 
 	snprintf(nd, sizeof(nd), "t2: COMMIT id %u refused: %s", id, err);
-	row_begin(nd);
+	row_begin();
 	if (!CHECK(send_forged(forge, id) == 0))
 		return;
 	row_end(&(struct expect){ what, nd });
@@ -969,8 +966,8 @@ static void t_mls(void)
 	forged_row("sender index of the peer", MLS_FORGE_SENDER,
 		   "sender not allowed for this message (EPOCH_ERR_SENDER)");
 
-	/* Replays: our join COMMIT after two real rekeys (one each way),
-	 * then the daemon's last EPOCH_ACK's request... */
+	/* Replays, after two real rekeys (one each way): our join COMMIT,
+	 * our last COMMIT, our last EPOCH_ACK. */
 	e0 = tunnel_epoch(P.t);
 	CHECK(peer_rekey() == 0);
 	CHECK(daemon_rekey_t2() == 0);
@@ -983,7 +980,7 @@ static void t_mls(void)
 		snprintf(nd, sizeof(nd), "t2: COMMIT id %u refused: message "
 			 "for another epoch or group (EPOCH_ERR_EPOCH)",
 			 s->msg_id);
-		row_begin(nd);
+		row_begin();
 		send_saved(s);
 		row_end(&(struct expect){ "replayed COMMIT of an old epoch",
 			nd });
@@ -995,7 +992,7 @@ static void t_mls(void)
 	if (CHECK(s != NULL)) {
 		snprintf(nd, sizeof(nd), "t2: COMMIT id %u again: its "
 			 "response resent", s->msg_id);
-		row_begin(nd);
+		row_begin();
 		send_saved(s);
 		row_end(&(struct expect){ "replayed last COMMIT", nd });
 		t2_unchanged();
@@ -1006,7 +1003,7 @@ static void t_mls(void)
 		snprintf(nd, sizeof(nd), "t2: EPOCH_ACK response id %u "
 			 "refused: operation not allowed in this state "
 			 "(EPOCH_ERR_STATE)", s->msg_id);
-		row_begin(nd);
+		row_begin();
 		send_saved(s);
 		row_end(&(struct expect){ "replayed EPOCH_ACK", nd });
 		t2_unchanged();
@@ -1017,7 +1014,7 @@ static void t_mls(void)
 					   P.isid, P.rsid ^ 1, 0, 1, P.next_id,
 					   100);
 
-		row_begin("t2: COMMIT ignored: unknown session");
+		row_begin();
 		send_dg(P.fd, WIRE_MAGIC, WIRE_VERSION, &h, 100, 0x33);
 		row_end(&(struct expect){ "COMMIT with a wrong session id",
 			"t2: COMMIT ignored: unknown session" });
@@ -1034,7 +1031,7 @@ static void t_mls(void)
 		h.msg_id = id;
 		snprintf(nd, sizeof(nd), "t2: COMMIT id %u refused: malformed "
 			 "encoding (EPOCH_ERR_MALFORMED)", id);
-		row_begin(nd);
+		row_begin();
 		peer_raw(&P, &h, junk, sizeof(junk), false);
 		row_end(&(struct expect){ "oversized garbage COMMIT (60000)",
 			nd });
@@ -1073,7 +1070,7 @@ static void t_mls(void)
 			if (CHECK(b != NULL)) {
 				b[0] = 0;
 				memcpy(b + 1, kpb, kpl);
-				row_begin("(EPOCH_ERR_CREDENTIAL)");
+				row_begin();
 				peer_raw(&P, &h, b, kpl + 1, false);
 				row_end(&(struct expect){
 					"HELLO from a key not pinned",
@@ -1087,7 +1084,7 @@ static void t_mls(void)
 	/* Reassembly exhaustion: 20 partial messages of 60000 bytes
 	 * (16 slots, 1 MiB). */
 	{
-		row_begin("t2: fragment dropped: reassembly limit reached");
+		row_begin();
 		for (uint32_t i = 0; i < 20; i++) {
 			struct wire_header h = hdr(WIRE_COMMIT,
 						   WIRE_F_INITIATOR, P.isid,
@@ -1117,7 +1114,7 @@ static void t_mls(void)
 		dh_diag(E, "MLS rows");
 }
 
-/* ---- control socket rows -------------------------------------------------- */
+/* ---- control socket rows ------------------------------------------------- */
 
 static int ctl_open(const char *sock)
 {
@@ -1234,11 +1231,9 @@ static void t_ctl(void)
 	}
 }
 
-/* ---- configuration rows --------------------------------------------------- */
+/* ---- configuration rows -------------------------------------------------- */
 
-/* A copy of gw2's running configuration with line `match` replaced by
- * repl (NULL: deleted), or with text appended before the final ')'.
- * *line: the number of the matched line (or of `anchor`'s line). */
+/* gw2's running configuration, read once. */
 static char conf_text[16384];
 
 static int conf_load_text(void)
@@ -1254,6 +1249,7 @@ static int conf_load_text(void)
 	return 0;
 }
 
+/* The line number of needle in conf_text, or -1. */
 static int line_of(const char *needle)
 {
 	const char *p = strstr(conf_text, needle);
@@ -1266,6 +1262,9 @@ static int line_of(const char *needle)
 	return line;
 }
 
+/* Writes a copy of conf_text to path with the line that starts with
+ * `match` replaced by repl (NULL: deleted), or (match NULL) with append
+ * inserted before the list's final ')'. */
 static int conf_variant(const char *path, const char *match,
 			const char *repl, const char *append)
 {
@@ -1464,7 +1463,7 @@ static void t_config(void)
 	      a1.spi_in == a0.spi_in);
 }
 
-/* ---- setup ------------------------------------------------------------------ */
+/* ---- setup --------------------------------------------------------------- */
 
 /* gw2's configuration with t2 (the test's peer at 192.0.2.11) added. */
 static int conf_with_t2(const char *path)
