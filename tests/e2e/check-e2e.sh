@@ -8,11 +8,12 @@
 # usage: tests/e2e/check-e2e.sh [BUILD [SANBUILD]]   (run from the tree's
 #        root, as root). SANBUILD (make check: build/asan): its daemon
 #        tests run after BUILD's programs in the same run (tests/e2e/run.sh).
-# environment: E2E_VM=1 forces the VM, E2E_TIMEOUT (seconds, default 1800)
+# environment: E2E_VM=1 forces the VM, E2E_TIMEOUT (seconds, default 1800,
+#              2700 with SANBUILD)
 set -u
 build=${1:-build}
 sanbuild=${2:-}
-tmo=${E2E_TIMEOUT:-1800}
+tmo=${E2E_TIMEOUT:-$([ -n "$sanbuild" ] && echo 2700 || echo 1800)}
 logdir=$(pwd)/$build/test-logs/e2e
 out=$(pwd)/$build/test-logs/e2e-console.log
 
@@ -26,7 +27,8 @@ mkdir -p "$logdir"
 start=$(date +%s)
 if [ "${E2E_VM:-0}" != 1 ] && netns/probe-esp.sh -v; then
 	echo "check-e2e: the running kernel does ESP; running here"
-	E2E_LOG_DIR=$logdir timeout -k 10 "$tmo" tests/e2e/run.sh "$build" $sanbuild \
+	E2E_LOG_DIR=$logdir timeout -k 10 "$tmo" \
+		tests/e2e/run.sh "$build" $sanbuild \
 		2>&1 | tee "$out"
 	rc=$(cat "$logdir/.rc" 2>/dev/null || echo 1)
 	where=host
