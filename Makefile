@@ -22,6 +22,9 @@ DEB_PKGS := gcc make pkg-config libssl-dev libmnl-dev libconfig-dev \
 # guest (busybox initramfs, module order with kmod, ip/ping from the host
 # root). The guest kernel is downloaded, not installed (netns/vm-build.sh).
 DEB_PKGS += qemu-system-x86 busybox-static kmod cpio iproute2 iputils-ping
+# The key erasure test (tests/e2e/test_daemon_erasure.c) dumps the daemons'
+# memory with gcore.
+DEB_PKGS += gdb
 # node/npm only for test peers; a NodeSource nodejs bundles npm and conflicts
 # with Debian's npm package, so these are installed only if the commands are
 # missing.
@@ -35,6 +38,15 @@ CPPFLAGS += -I. -D_GNU_SOURCE
 CFLAGS   += -std=c11 $(OPT) -g $(WARN) $(HARDEN)
 LDFLAGS  += -pie -Wl,-z,relro,-z,now -Wl,-z,noexecstack
 LDLIBS   += $(shell pkg-config --libs libcrypto 2>/dev/null || echo -lcrypto)
+
+# TEST_SECRETS=1: the key erasure test's build (make keyscan, its own tree
+# $(BUILD)/keyscan): epochd writes every epoch's MLS secrets to the file
+# named by EPOCHD_TEST_SECRETS_FILE (daemon/test_secrets.h). Never set in
+# the normal build; the test checks that build/bin/epochd lacks the hook.
+TEST_SECRETS ?=
+ifneq ($(TEST_SECRETS),)
+CPPFLAGS += -DEPOCHD_TEST_SECRETS
+endif
 
 ifneq ($(SAN),)
 # Sanitizer builds: FORTIFY conflicts with ASan interceptors; keep frames.
@@ -81,7 +93,7 @@ CT_BIN    := $(BUILD)/tests/ct_mlkem
 
 ALL_BIN   := $(UNIT_BIN) $(CT_BIN) $(if $(BENCH_SRC),$(BENCH_BIN))
 
-.PHONY: all deps deps-deb deps-npm check check-unit check-long asan ubsan \
+.PHONY: all deps deps-deb deps-user deps-npm check check-unit check-long asan ubsan \
         fuzz bench clean tests-build
 .DEFAULT_GOAL := all
 .SECONDARY:
@@ -89,7 +101,19 @@ ALL_BIN   := $(UNIT_BIN) $(CT_BIN) $(if $(BENCH_SRC),$(BENCH_BIN))
 all: deps $(LIBPROTO) $(LIBXFRM) $(LIBDAEMON) $(ALL_BIN) $(DAEMON_BIN)
 
 # ---- dependencies: install only what is missing -------------------------
-deps: deps-deb
+deps: deps-deb deps-user
+
+# The unprivileged user epochd's network process runs as (docs/privsep.md);
+# the e2e VM shares this root file system, so it is made here, on the host.
+EPOCHD_USER := epochd
+deps-user:
+	@getent passwd $(EPOCHD_USER) >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "deps: creating system user $(EPOCHD_USER)"; \
+	    useradd --system --no-create-home --shell /usr/sbin/nologin \
+	      $(EPOCHD_USER); \
+	  else echo "deps: no user $(EPOCHD_USER) (need root to create it;" \
+	    "the daemon e2e tests use it)" >&2; fi; }
 
 deps-deb:
 	@missing=""; for p in $(DEB_PKGS); do \
@@ -198,14 +222,15 @@ ubsan: deps-npm
 
 # Everything CI runs, as one run with one total line; the end-to-end ESP
 # tests (check-e2e, below) are one command of it, their sum counted in.
+# The libFuzzer targets run FUZZ_SMOKE_SECONDS each (fuzzing section).
 # The e2e command gets build/asan as a second tree: in the same VM boot the
 # daemon tests (test_daemon*) run again with the ASan+UBSan epochd,
 # epochctl and test programs (tests/e2e/run.sh).
-check: all deps-npm
+check: all deps-npm $(if $(wildcard daemon/epochd.c),keyscan)
 	$(Q)$(MAKE) --no-print-directory BUILD=build/asan SAN=$(SAN_FLAGS_ASAN) tests-build
 	$(Q)$(RUNNER) $(UNIT_CMDS) $(CHECK_SCRIPTS) \
 		$(patsubst $(BUILD)/%,build/asan/%,$(UNIT_CMDS)) \
-		"$(E2E_CHECK) build/asan"
+		$(FUZZ_SMOKE) "$(E2E_CHECK) build/asan"
 
 # Long runs: the 1,000,000-case ML-KEM accumulated test (a few minutes).
 check-long: all
@@ -288,12 +313,20 @@ FUZZ_NAMES   := $(FUZZ_SRC:tests/fuzz/fuzz_%.c=%)
 FUZZ_UNIT    := $(FUZZ_NAMES:%=$(BUILD)/tests/fuzz_%)
 FUZZ_BIN     := $(FUZZ_NAMES:%=$(BUILD)/fuzz/fuzz_%)
 FUZZ_SECONDS ?= 60
+# make check runs every libFuzzer target this long (seconds) over a fresh
+# copy of its committed corpus ($(BUILD)/fuzz/smoke/<name>/).
+FUZZ_SMOKE_SECONDS ?= 10
 FUZZ_CC      ?= clang
-FUZZ_CFLAGS  := -std=c11 -g -O1 $(WARN) -fno-omit-frame-pointer \
-                -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
-# Sources compiled into every libFuzzer target (instrumented, so libFuzzer
-# sees their coverage); a target for another layer adds that layer here.
+FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all
+FUZZ_CFLAGS  := -std=c11 -g -O1 $(WARN) -fno-omit-frame-pointer $(FUZZ_SAN)
+# Sources linked into every libFuzzer target, compiled once with coverage
+# instrumentation (fuzzer-no-link) so libFuzzer sees their coverage; a
+# target for another layer adds that layer here.
 FUZZ_LINK_SRC := $(PROTO_SRC) $(XFRM_SRC) $(DAEMON_SRC)
+FUZZ_LINK_OBJ := $(FUZZ_LINK_SRC:%.c=$(BUILD)/fuzz/obj/%.o)
+FUZZ_SMOKE    := $(foreach n,$(FUZZ_NAMES),\
+	'tests/fuzz/run-target.sh $(n) $(BUILD) $(FUZZ_SMOKE_SECONDS) \
+	$(BUILD)/fuzz/smoke/$(n)')
 
 UNIT_CMDS += $(FUZZ_UNIT)
 all: $(FUZZ_UNIT)
@@ -306,16 +339,30 @@ $(BUILD)/tests/fuzz_%: $(BUILD)/obj/tests/fuzz/fuzz_%.o \
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(CONFIG_LIBS) $(MNL_LIBS) \
 		$(LDLIBS)
 
-$(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $(FUZZ_LINK_SRC) \
+$(BUILD)/fuzz/obj/%.o: %.c | deps
+	@mkdir -p $(dir $@)
+	@[ "$(V)" != 0 ] || echo "  FCC $<"
+	$(Q)$(FUZZ_CC) $(CPPFLAGS) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link \
+		-MMD -MP -c -o $@ $<
+
+$(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $(FUZZ_LINK_OBJ) \
 		$(wildcard proto/*.h xfrm/*.h daemon/*.h) | deps
 	@mkdir -p $(dir $@)
 	@[ "$(V)" != 0 ] || echo "  FUZZ $@"
-	$(Q)$(FUZZ_CC) $(CPPFLAGS) $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_LINK_SRC) \
-		$(CONFIG_LIBS) $(MNL_LIBS) $(LDLIBS)
+	$(Q)$(FUZZ_CC) $(CPPFLAGS) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< \
+		$(FUZZ_LINK_OBJ) $(CONFIG_LIBS) $(MNL_LIBS) $(LDLIBS)
 
 fuzz: $(FUZZ_BIN)
 	$(Q)$(RUNNER) $(foreach n,$(FUZZ_NAMES),\
 		'tests/fuzz/run-target.sh $(n) $(BUILD) $(FUZZ_SECONDS)')
+
+# The smoke runs alone (make check runs them too).
+.PHONY: fuzz-smoke
+fuzz-smoke: $(FUZZ_BIN)
+	$(Q)$(RUNNER) $(FUZZ_SMOKE)
+check: $(FUZZ_BIN)
+
+-include $(shell find $(BUILD)/fuzz/obj -name '*.d' 2>/dev/null)
 
 # ---- end-to-end ESP tests (check-e2e) ------------------------------------------
 # tests/e2e/test_*.c are programs built on xfrm/ (libxfrm) that
@@ -385,13 +432,21 @@ bench: $(if $(and $(XFRM_SRC),$(wildcard daemon/epochd.c),\
 vm-assets: deps
 	$(Q)netns/vm-build.sh $(BUILD)/vm
 
-check-e2e: all
+# The key erasure test's epochd (TEST_SECRETS above): $(BUILD)/keyscan/bin/
+# epochd, found by test_daemon_erasure next to its own build tree.
+KEYSCAN_BIN := $(BUILD)/keyscan/bin/epochd
+.PHONY: keyscan
+keyscan: deps
+	$(Q)$(MAKE) --no-print-directory BUILD=$(BUILD)/keyscan TEST_SECRETS=1 \
+		$(KEYSCAN_BIN)
+
+check-e2e: all keyscan
 	$(Q)$(E2E_CHECK)
 
 # check-e2e plus the daemon tests under ASan+UBSan in the same VM boot (what
 # make check runs).
 .PHONY: check-e2e-asan
-check-e2e-asan: all
+check-e2e-asan: all keyscan
 	$(Q)$(MAKE) --no-print-directory BUILD=build/asan SAN=$(SAN_FLAGS_ASAN) tests-build
 	$(Q)$(E2E_CHECK) build/asan
 

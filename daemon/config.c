@@ -441,9 +441,27 @@ static const config_setting_t *member(const config_setting_t *g,
 
 /* ---- global ------------------------------------------------------------ */
 
+/* A portable user name (POSIX 3.437, as useradd takes them), or "". A
+ * leading digit is refused so a name is never taken for a uid. */
+static bool user_ok(const char *u)
+{
+	size_t n = strlen(u);
+
+	if (n > CONFIG_USER_MAX || u[0] == '-' || (u[0] >= '0' && u[0] <= '9'))
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!((u[i] >= 'a' && u[i] <= 'z') ||
+		      (u[i] >= 'A' && u[i] <= 'Z') ||
+		      (u[i] >= '0' && u[i] <= '9') || u[i] == '.' ||
+		      u[i] == '_' || u[i] == '-'))
+			return false;
+	return true;
+}
+
 static const char *const global_keys[] = {
 	"listen", "port", "private_key", "state_dir", "control_socket",
-	"pid_file", "log_level", "log_target", "mtu", NULL,
+	"pid_file", "log_level", "log_target", "mtu", "cookie_threshold",
+	"hello_rate", "hello_burst", "user", NULL,
 };
 
 static int load_listen(const struct loader *l, const config_setting_t *s,
@@ -491,12 +509,16 @@ static int load_global(const struct loader *l, const config_setting_t *root,
 
 	g->port = CONFIG_PORT_DEFAULT;
 	g->mtu = CONFIG_MTU_DEFAULT;
+	g->cookie_threshold = CONFIG_COOKIE_THRESHOLD_DEFAULT;
+	g->hello_rate = CONFIG_HELLO_RATE_DEFAULT;
+	g->hello_burst = CONFIG_HELLO_BURST_DEFAULT;
 	g->log_level = CONFIG_LOG_INFO;
 	g->log_target = CONFIG_LOG_STDERR;
 	snprintf(g->state_dir, sizeof(g->state_dir), "%s",
 		 CONFIG_STATE_DIR_DEFAULT);
 	snprintf(g->control_socket, sizeof(g->control_socket), "%s",
 		 CONFIG_CONTROL_DEFAULT);
+	snprintf(g->user, sizeof(g->user), "%s", CONFIG_USER_DEFAULT);
 	addr_parse("0.0.0.0", &g->listen[0]);
 	addr_parse("::", &g->listen[1]);
 	g->n_listen = 2;
@@ -539,6 +561,19 @@ static int load_global(const struct loader *l, const config_setting_t *root,
 	if ((s = member(gs, "pid_file", path, sub)) &&
 	    get_path(l, s, sub, true, g->pid_file) != 0)
 		return -1;
+	if ((s = member(gs, "user", path, sub))) {
+		const char *u;
+
+		if (get_string(l, s, sub, &u) != 0)
+			return -1;
+		if (!user_ok(u))
+			return fail(l, line_of(s), sub,
+				    "\"%.40s\" is not a user name (up to %d "
+				    "of A-Z a-z 0-9 . _ -, not starting with "
+				    "- or a digit; \"\": no privilege "
+				    "separation)", u, CONFIG_USER_MAX);
+		snprintf(g->user, sizeof(g->user), "%s", u);
+	}
 	if ((s = member(gs, "log_level", path, sub))) {
 		if (get_enum(l, s, sub, levels, &e) != 0)
 			return -1;
@@ -553,6 +588,21 @@ static int load_global(const struct loader *l, const config_setting_t *root,
 		if (get_int(l, s, sub, CONFIG_MTU_MIN, CONFIG_MTU_MAX, &v) != 0)
 			return -1;
 		g->mtu = (uint32_t)v;
+	}
+	if ((s = member(gs, "cookie_threshold", path, sub))) {
+		if (get_int(l, s, sub, 0, CONFIG_COOKIE_THRESHOLD_MAX, &v) != 0)
+			return -1;
+		g->cookie_threshold = (uint32_t)v;
+	}
+	if ((s = member(gs, "hello_rate", path, sub))) {
+		if (get_int(l, s, sub, 1, CONFIG_HELLO_RATE_MAX, &v) != 0)
+			return -1;
+		g->hello_rate = (uint32_t)v;
+	}
+	if ((s = member(gs, "hello_burst", path, sub))) {
+		if (get_int(l, s, sub, 1, CONFIG_HELLO_RATE_MAX, &v) != 0)
+			return -1;
+		g->hello_burst = (uint32_t)v;
 	}
 	return 0;
 }
@@ -1239,8 +1289,12 @@ int config_check(const struct config *c, char *err, size_t errlen)
 
 	if (g->n_listen < 1 || g->n_listen > CONFIG_LISTEN_MAX || !g->port ||
 	    g->mtu < CONFIG_MTU_MIN || g->mtu > CONFIG_MTU_MAX ||
+	    g->cookie_threshold > CONFIG_COOKIE_THRESHOLD_MAX ||
+	    g->hello_rate < 1 || g->hello_rate > CONFIG_HELLO_RATE_MAX ||
+	    g->hello_burst < 1 || g->hello_burst > CONFIG_HELLO_RATE_MAX ||
 	    !path_ok(g->private_key, false) || !path_ok(g->state_dir, false) ||
 	    !path_ok(g->control_socket, false) || !path_ok(g->pid_file, true) ||
+	    !user_ok(g->user) ||
 	    strcmp(config_log_level_name(g->log_level), "?") == 0 ||
 	    strcmp(config_log_target_name(g->log_target), "?") == 0) {
 		errmsg_set(err, errlen, "global settings out of range");
@@ -1424,7 +1478,8 @@ int config_diff(const struct config *old, const struct config *new,
 			      strcmp(a->state_dir, b->state_dir) != 0 ||
 			      strcmp(a->control_socket,
 				     b->control_socket) != 0 ||
-			      strcmp(a->pid_file, b->pid_file) != 0;
+			      strcmp(a->pid_file, b->pid_file) != 0 ||
+			      strcmp(a->user, b->user) != 0;
 	return 0;
 }
 

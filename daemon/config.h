@@ -36,8 +36,18 @@
 #define CONFIG_MTU_DEFAULT 1280
 #define CONFIG_MTU_MIN 576
 #define CONFIG_MTU_MAX 65535
+/* Denial of service (docs/protocol.md §5, load rules). */
+#define CONFIG_COOKIE_THRESHOLD_DEFAULT 2 /* half-open handshakes */
+#define CONFIG_COOKIE_THRESHOLD_MAX 65535
+#define CONFIG_HELLO_RATE_DEFAULT 2       /* HELLOs per second per source */
+#define CONFIG_HELLO_BURST_DEFAULT 8
+#define CONFIG_HELLO_RATE_MAX 100000
 #define CONFIG_STATE_DIR_DEFAULT "/var/lib/epochd"
 #define CONFIG_CONTROL_DEFAULT "/run/epochd/epochd.sock"
+/* The unprivileged user the network process runs as (docs/privsep.md);
+ * "" turns privilege separation off. */
+#define CONFIG_USER_DEFAULT "epochd"
+#define CONFIG_USER_MAX 32 /* bytes of a user name, NUL excluded */
 
 #define CONFIG_REKEY_TIME_DEFAULT 3600 /* seconds */
 #define CONFIG_REKEY_TIME_MIN 10
@@ -118,9 +128,17 @@ struct config_global {
 	char state_dir[CONFIG_PATH_MAX];
 	char control_socket[CONFIG_PATH_MAX];
 	char pid_file[CONFIG_PATH_MAX]; /* "": none (the default) */
+	char user[CONFIG_USER_MAX + 1]; /* "": no privilege separation */
 	enum config_log_level log_level;
 	enum config_log_target log_target;
 	uint32_t mtu;
+	/* HELLOs need a cookie while this many handshakes are half-open
+	 * (0: always). */
+	uint32_t cookie_threshold;
+	/* Per source address: HELLOs per second and burst before its
+	 * HELLOs need a cookie. */
+	uint32_t hello_rate;
+	uint32_t hello_burst;
 };
 
 struct config {
@@ -189,7 +207,7 @@ struct config_diff {
 	size_t n;
 	size_t n_added, n_removed, n_changed, n_unchanged;
 	/* Global settings that need a restart differ (listen, port,
-	 * private_key, state_dir, control_socket, pid_file). log_level,
+	 * private_key, state_dir, control_socket, pid_file, user). log_level,
 	 * log_target and mtu do not count: a reload can apply them. */
 	bool global_changed;
 };

@@ -930,13 +930,39 @@ void ctl_status_json(struct ctl_buf *b, const struct ctl_status *st)
 void ctl_status_reply(struct ctl_buf *b, const struct ctl_status *st,
 		      size_t n)
 {
+	ctl_status_reply_dos(b, st, n, NULL);
+}
+
+void ctl_status_reply_dos(struct ctl_buf *b, const struct ctl_status *st,
+			  size_t n, const struct ctl_dos *dos)
+{
 	ctl_buf_puts(b, "{\"ok\":true,\"tunnels\":[");
 	for (size_t i = 0; i < n; i++) {
 		if (i > 0)
 			ctl_buf_puts(b, ",");
 		ctl_status_json(b, &st[i]);
 	}
-	ctl_buf_puts(b, "]}\n");
+	ctl_buf_puts(b, "]");
+	if (dos) {
+		ctl_buf_puts(b, ",\"dos\":{");
+		ctl_json_put_key(b, "half_open", true);
+		ctl_buf_printf(b, "%llu", (unsigned long long)dos->half_open);
+		put_u64(b, "cookie_threshold", dos->cookie_threshold);
+		put_u64(b, "hellos", dos->hellos);
+		put_u64(b, "hellos_processed", dos->hellos_processed);
+		put_u64(b, "hellos_rate_limited", dos->hellos_rate_limited);
+		put_u64(b, "hellos_dropped", dos->hellos_dropped);
+		put_u64(b, "cookies_sent", dos->cookies_sent);
+		put_u64(b, "cookies_valid", dos->cookies_valid);
+		put_u64(b, "cookies_invalid", dos->cookies_invalid);
+		put_u64(b, "cookies_received", dos->cookies_received);
+		put_u64(b, "cookies_ignored", dos->cookies_ignored);
+		put_u64(b, "unknown_source", dos->unknown_source);
+		put_u64(b, "rate_sources", dos->rate_sources);
+		put_u64(b, "rate_evictions", dos->rate_evictions);
+		ctl_buf_puts(b, "}");
+	}
+	ctl_buf_puts(b, "}\n");
 }
 
 int ctl_status_parse(const struct ctl_json_doc *doc,
@@ -1005,9 +1031,10 @@ int ctl_status_parse(const struct ctl_json_doc *doc,
 	return 0;
 }
 
-/* A status reply of n tunnels has 1 + 2 + 18 n values. */
+/* A status reply of n tunnels has 1 + 2 + 18 n values, and the "dos"
+ * object 1 + 14. */
 #define STATUS_MAX_TUNNELS 4096
-#define STATUS_MAX_NODES (3 + 18 * STATUS_MAX_TUNNELS)
+#define STATUS_MAX_NODES (3 + 18 * STATUS_MAX_TUNNELS + 16)
 
 int ctl_status_reply_parse(const char *line, size_t len,
 			   struct ctl_status **out, size_t *n, char *err,

@@ -185,6 +185,28 @@ void ctl_status_json(struct ctl_buf *b, const struct ctl_status *st);
 /* The whole reply line: {"ok":true,"tunnels":[...]} and a newline. */
 void ctl_status_reply(struct ctl_buf *b, const struct ctl_status *st,
 		      size_t n);
+/* Daemon-wide counters of the denial-of-service rules (docs/control.md,
+ * "dos"), appended to a status reply. */
+struct ctl_dos {
+	uint64_t half_open;           /* responder handshakes half-open now */
+	uint64_t cookie_threshold;    /* configured */
+	uint64_t hellos;              /* first HELLO fragments looked at */
+	uint64_t hellos_processed;    /* HELLOs handed to the handshake */
+	uint64_t hellos_rate_limited; /* over their source's rate */
+	uint64_t hellos_dropped;      /* fragments dropped unanswered */
+	uint64_t cookies_sent;        /* COOKIE replies */
+	uint64_t cookies_valid;       /* HELLOs let in by their cookie */
+	uint64_t cookies_invalid;     /* HELLOs with a wrong or old one */
+	uint64_t cookies_received;    /* initiator: COOKIEs acted on */
+	uint64_t cookies_ignored;     /* initiator: COOKIEs not for us */
+	uint64_t unknown_source;      /* datagrams from no tunnel's peer */
+	uint64_t rate_sources;        /* rate-limit table entries in use */
+	uint64_t rate_evictions;      /* entries taken over by another */
+};
+/* As ctl_status_reply, with a "dos" object after "tunnels" (dos may be
+ * NULL: none). */
+void ctl_status_reply_dos(struct ctl_buf *b, const struct ctl_status *st,
+			  size_t n, const struct ctl_dos *dos);
 /* Reads a status object back (every member required, nothing extra). */
 int ctl_status_parse(const struct ctl_json_doc *doc,
 		     const struct ctl_json *o, struct ctl_status *st,

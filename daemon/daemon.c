@@ -28,12 +28,16 @@
 #include <unistd.h>
 
 #include "daemon/config.h"
+#include "daemon/cookie.h"
 #include "daemon/ctl.h"
 #include "daemon/daemon.h"
+#include "daemon/dos.h"
 #include "daemon/errmsg.h"
 #include "daemon/keyfile.h"
 #include "daemon/log.h"
+#include "daemon/privsep.h"
 #include "daemon/statefile.h"
+#include "daemon/test_secrets.h"
 #include "daemon/tunnel.h"
 #include "daemon/wire.h"
 #include "proto/crypto.h"
@@ -53,10 +57,12 @@
 #define REKEY_RETRY_MS 10000
 #define SPI_MIN 0x00000100u
 #define SPI_MAX 0xfffffffeu
-#define REPLAY_WINDOW 256
-#define POLICY_PRIORITY 1000
+#define REPLAY_WINDOW PSEP_REPLAY_WINDOW
+#define POLICY_PRIORITY PSEP_POLICY_PRIORITY
 #define WARN_INTERVAL_MS 10000 /* one "peer rejected" warning per tunnel */
 #define PARAMS_MAX (4 + 4 + 2 * CONFIG_TS_MAX * 18)
+/* COOKIEs one HELLO session acts on (a spoofed one cannot loop us). */
+#define COOKIE_ROUNDS_MAX 4
 
 struct daemon;
 
@@ -70,7 +76,7 @@ struct dtunnel {
 	struct daemon *d;
 	struct config_tunnel cfg;
 	struct tunnel *t;
-	struct xfrm_ctx *x;
+	struct psep_xfrm *x;
 	bool disabled;          /* epochctl down / enabled = false */
 	bool policies;          /* installed */
 	uint8_t params[PARAMS_MAX];
@@ -83,6 +89,14 @@ struct dtunnel {
 	uint8_t last_req_digest[32];  /* our last request, for msg_id reuse */
 	uint32_t last_req_id;
 	bool have_last_req;
+	/* Initiator: the current HELLO's KeyPackage and the responder's
+	 * cookie for its session (docs/protocol.md §5, COOKIE). */
+	uint8_t *hello_kp;
+	size_t hello_kp_len;
+	uint8_t cookie[COOKIE_MAX];
+	size_t cookie_len;
+	uint64_t cookie_isid;
+	unsigned cookie_rounds;
 	struct wire_reasm ra;
 	/* Our last response, resent when a fragment of the request it
 	 * answered arrives again (docs/protocol.md §4.4). */
@@ -112,6 +126,7 @@ struct dtunnel {
 		enum tunnel_state state;
 		uint64_t epoch, session, isid, rsid;
 		uint32_t in, out, staged, id_block;
+		unsigned sent;
 	} saved;
 	bool have_saved;
 	bool resumed;           /* up from a state file, not a handshake */
@@ -137,12 +152,14 @@ struct daemon {
 	bool sock_any[MAX_SOCKS];
 	size_t n_socks;
 	struct xfrm_listener *xl;
+	struct psep *ps; /* NULL: no privilege separation */
 	struct dtunnel **tun;
 	size_t n_tun;
 	struct ctl_client clients[MAX_CLIENTS];
 	bool stop;
 	uint8_t *rbuf;
 	struct ctl_buf scratch;
+	struct dos dos;         /* HELLO load rules (daemon/dos.h) */
 };
 
 /* epoll tags: the low bits say what, the rest which. */
@@ -380,7 +397,8 @@ static void persist(struct dtunnel *dt, uint64_t now)
 	    dt->saved.in == tunnel_spi_in(dt->t) &&
 	    dt->saved.out == tunnel_spi_out(dt->t) &&
 	    dt->saved.staged == tunnel_spi_staged(dt->t) &&
-	    dt->saved.id_block == dt->cur.next_id / ID_BLOCK)
+	    dt->saved.id_block == dt->cur.next_id / ID_BLOCK &&
+	    dt->saved.sent == tunnel_messages_sent(dt->t))
 		return;
 	h.reqid = dt->cfg.reqid;
 	h.isid = dt->cur.isid;
@@ -420,6 +438,7 @@ static void persist(struct dtunnel *dt, uint64_t now)
 	dt->saved.out = tunnel_spi_out(dt->t);
 	dt->saved.staged = tunnel_spi_staged(dt->t);
 	dt->saved.id_block = dt->cur.next_id / ID_BLOCK;
+	dt->saved.sent = tunnel_messages_sent(dt->t);
 }
 
 /* Compares the tunnel with what we saw last and reports the difference:
@@ -493,6 +512,9 @@ static void observe(struct dtunnel *dt, uint64_t now, const char *why)
 			why ? why : "peer not answering");
 	}
 same:
+	/* Test build only (make keyscan); nothing otherwise. */
+	if (is && (!was || e != dt->seen_epoch))
+		test_secrets_record(name, dt->t);
 	dt->seen_state = s;
 	dt->seen_session = session;
 	dt->seen_epoch = e;
@@ -567,6 +589,25 @@ static void send_dgram(struct dtunnel *dt, const struct sockaddr_storage *to,
 			dt->peer_str, strerror(errno));
 }
 
+/* Initiator: keeps the KeyPackage of a new HELLO, to send it again with a
+ * cookie; a new session forgets the old session's cookie. */
+static int hello_keep(struct dtunnel *dt, const uint8_t *kp, size_t len)
+{
+	uint8_t *p = malloc(len ? len : 1);
+
+	if (!p)
+		return EPOCH_ERR_NOMEM;
+	memcpy(p, kp, len);
+	free(dt->hello_kp);
+	dt->hello_kp = p;
+	dt->hello_kp_len = len;
+	crypto_wipe(dt->cookie, sizeof(dt->cookie));
+	dt->cookie_len = 0;
+	dt->cookie_isid = 0;
+	dt->cookie_rounds = 0;
+	return EPOCH_OK;
+}
+
 /* tunnel_ops.send: frames msg (docs/protocol.md §2-§4). A response answers
  * the request being processed (cur_hdr) and goes back where it came from;
  * a request gets the next message id of the current session, or the id it
@@ -606,6 +647,7 @@ static int op_send(void *ctx, enum tunnel_msg type, bool response,
 				GUARD(wire_session_id(NULL, &dt->cur.isid));
 				dt->cur.rsid = 0;
 				dt->cur.next_id = 0;
+				GUARD(hello_keep(dt, msg, len));
 			}
 			if (dt->cur.next_id == UINT32_MAX)
 				return EPOCH_ERR_STATE;
@@ -618,17 +660,20 @@ static int op_send(void *ctx, enum tunnel_msg type, bool response,
 		h.rsid = dt->cur.rsid;
 	}
 	if (type == TUNNEL_MSG_HELLO && !response) {
-		/* HELLO = opaque cookie<V> (empty: we had no COOKIE) ||
-		 * KeyPackage (docs/protocol.md §5). */
-		uint8_t *hello = malloc(len + 1);
+		/* HELLO = opaque cookie<V> (empty unless the responder sent
+		 * a COOKIE for this session) || KeyPackage (docs/protocol.md
+		 * §5). */
+		uint8_t *hello = malloc(len + COOKIE_MAX + 2);
+		size_t o;
 
 		if (!hello)
 			return EPOCH_ERR_NOMEM;
-		hello[0] = 0;
-		memcpy(hello + 1, msg, len);
-		rc = wire_fragment(&dt->d->lim, &h, hello, len + 1, &dg);
+		o = cookie_vec_encode(dt->cookie, dt->cookie_isid == h.isid ?
+					  dt->cookie_len : 0, hello);
+		memcpy(hello + o, msg, len);
+		rc = wire_fragment(&dt->d->lim, &h, hello, len + o, &dg);
 		free(hello);
-		len++;
+		len += o;
 	} else {
 		rc = wire_fragment(&dt->d->lim, &h, msg, len, &dg);
 	}
@@ -691,14 +736,14 @@ static void sa_template(const struct dtunnel *dt, bool in, uint32_t spi,
 static void xfrm_fail(struct dtunnel *dt, const char *what)
 {
 	log_msg(CONFIG_LOG_ERROR, dt->cfg.name, "%s: %s", what,
-		xfrm_error(dt->x));
+		psep_error(dt->x));
 }
 
 static int op_alloc_spi(void *ctx, uint32_t *spi)
 {
 	struct dtunnel *dt = ctx;
 
-	if (xfrm_alloc_spi(dt->x, &dt->cfg.remote, &dt->cfg.local,
+	if (psep_alloc_spi(dt->x, &dt->cfg.remote, &dt->cfg.local,
 			   dt->cfg.reqid, SPI_MIN, SPI_MAX, spi) < 0) {
 		xfrm_fail(dt, "allocate SPI");
 		return EPOCH_ERR_STATE;
@@ -715,7 +760,7 @@ static int sa_install(struct dtunnel *dt, bool in, uint32_t spi,
 	int rc;
 
 	sa_template(dt, in, spi, key, key_len, &sa);
-	rc = xfrm_sa_add(dt->x, &sa);
+	rc = psep_sa_add(dt->x, &sa);
 	crypto_wipe(&sa, sizeof(sa));
 	if (rc < 0) {
 		xfrm_fail(dt, in ? "install inbound SA" :
@@ -754,7 +799,7 @@ static void count_in(struct dtunnel *dt, uint64_t *bytes, uint64_t *pkts)
 	*bytes = dt->old_bytes_in;
 	*pkts = dt->old_pkts_in;
 	for (size_t i = 0; i < dt->n_in_spis;) {
-		if (xfrm_sa_stats(dt->x, &dt->cfg.local, dt->in_spis[i],
+		if (psep_sa_stats(dt->x, &dt->cfg.local, dt->in_spis[i],
 				  &st) < 0) {
 			in_spi_forget(dt, dt->in_spis[i]);
 			continue;
@@ -770,7 +815,7 @@ static void count_deleted(struct dtunnel *dt, bool in, uint32_t spi)
 {
 	struct xfrm_sa_stats st;
 
-	if (xfrm_sa_stats(dt->x, in ? &dt->cfg.local : &dt->cfg.remote, spi,
+	if (psep_sa_stats(dt->x, in ? &dt->cfg.local : &dt->cfg.remote, spi,
 			  &st) < 0)
 		return;
 	if (in) {
@@ -789,7 +834,7 @@ static int sa_del(struct dtunnel *dt, bool in, uint32_t spi)
 	count_deleted(dt, in, spi);
 	if (in)
 		in_spi_forget(dt, spi);
-	rc = xfrm_sa_delete(dt->x, in ? &dt->cfg.local : &dt->cfg.remote,
+	rc = psep_sa_delete(dt->x, in ? &dt->cfg.local : &dt->cfg.remote,
 			    spi);
 	if (rc < 0 && rc != -ENOENT) {
 		xfrm_fail(dt, "delete SA");
@@ -846,7 +891,7 @@ static int policies_out(struct dtunnel *dt, uint32_t spi)
 	for (size_t i = 0; i < dt->cfg.n_local_ts; i++)
 		for (size_t j = 0; j < dt->cfg.n_remote_ts; j++)
 			if (policy_for(dt, i, j, XFRM_DIR_OUT, spi, &p) &&
-			    xfrm_policy_update(dt->x, &p) < 0) {
+			    psep_policy_update(dt->x, &p) < 0) {
 				xfrm_fail(dt, "switch out policy");
 				return -1;
 			}
@@ -867,7 +912,7 @@ static int policies_install(struct dtunnel *dt)
 		for (size_t j = 0; j < dt->cfg.n_remote_ts; j++)
 			for (size_t k = 0; k < 2; k++)
 				if (policy_for(dt, i, j, dirs[k], 0, &p) &&
-				    xfrm_policy_update(dt->x, &p) < 0) {
+				    psep_policy_update(dt->x, &p) < 0) {
 					xfrm_fail(dt, "install policy");
 					return -1;
 				}
@@ -888,7 +933,16 @@ static int op_out_switch(void *ctx, uint32_t spi, const uint8_t *key,
 	return EPOCH_OK;
 }
 
+/* tunnel_ops.save: the state file, before a message lets the peer move
+ * on (the rest is saved after each step, in observe). */
+static int op_save(void *ctx)
+{
+	persist(ctx, mono_ms());
+	return EPOCH_OK;
+}
+
 static const struct tunnel_ops dt_ops = {
+	.save = op_save,
 	.send = op_send,
 	.alloc_spi = op_alloc_spi,
 	.sa_in_add = op_sa_in_add,
@@ -917,7 +971,8 @@ static void dtunnel_free(struct dtunnel *dt)
 	tunnel_free(dt->t);
 	wire_reasm_free(&dt->ra);
 	wire_datagrams_free(&dt->resp);
-	xfrm_close(dt->x);
+	free(dt->hello_kp);
+	psep_close(dt->x);
 	crypto_wipe(dt, sizeof(*dt));
 	free(dt);
 }
@@ -957,7 +1012,7 @@ static struct dtunnel *dtunnel_new(struct daemon *d,
 		free(dt);
 		return NULL;
 	}
-	rc = xfrm_open(&dt->x, NULL, c->reqid, c->reqid);
+	rc = psep_open(&dt->x, d->ps, c->reqid);
 	if (rc < 0) {
 		errmsg_set(err, errlen, "%s: cannot open XFRM netlink: %s",
 			   c->name, strerror(-rc));
@@ -994,7 +1049,7 @@ static struct dtunnel *dtunnel_new(struct daemon *d,
 	crypto_wipe(&tc, sizeof(tc));
 	if (rc < 0) {
 		errmsg_set(err, errlen, "%s: %s", c->name, rc_text(rc));
-		xfrm_close(dt->x);
+		psep_close(dt->x);
 		wire_reasm_free(&dt->ra);
 		free(dt);
 		return NULL;
@@ -1007,7 +1062,7 @@ static bool sa_exists(struct dtunnel *dt, bool in, uint32_t spi)
 {
 	struct xfrm_sa_stats st;
 
-	return xfrm_sa_stats(dt->x, in ? &dt->cfg.local : &dt->cfg.remote,
+	return psep_sa_stats(dt->x, in ? &dt->cfg.local : &dt->cfg.remote,
 			     spi, &st) == 0;
 }
 
@@ -1056,16 +1111,33 @@ static int try_resume(struct dtunnel *dt, uint64_t now)
 	keep[n_keep++] = tunnel_spi_out(dt->t);
 	if (tunnel_spi_staged(dt->t))
 		keep[n_keep++] = tunnel_spi_staged(dt->t);
-	if (!sa_exists(dt, true, keep[0]))
-		missing = keep[0];
-	else if (!sa_exists(dt, false, keep[1]))
-		missing = keep[1];
-	else if (n_keep == 3 && !sa_exists(dt, true, keep[2]))
-		missing = keep[2];
+	/* An SA the file names but the kernel lacks: the crash came between
+	 * a kernel change and the next save (the file is one step behind).
+	 * Its key comes from the saved group again. */
+	for (size_t i = 0; i < n_keep; i++) {
+		uint8_t key[TUNNEL_ESP_KEY_MAX];
+		size_t kl;
+		bool in = i != 1;
+
+		if (sa_exists(dt, in, keep[i]))
+			continue;
+		rc = tunnel_sa_key(dt->t, keep[i], &in, key, &kl);
+		if (rc == EPOCH_OK)
+			rc = sa_install(dt, in, keep[i], key, kl);
+		crypto_wipe(key, sizeof(key));
+		if (rc != EPOCH_OK) {
+			missing = keep[i];
+			break;
+		}
+		log_msg(CONFIG_LOG_NOTICE, name,
+			"%s SA 0x%08x of the state file was missing: "
+			"installed again", in ? "inbound" : "outbound",
+			keep[i]);
+	}
 	if (missing) {
 		log_msg(CONFIG_LOG_NOTICE, name,
-			"state file of epoch %llu is stale (SA 0x%08x is "
-			"gone): new handshake",
+			"state file of epoch %llu cannot be used (SA 0x%08x): "
+			"new handshake",
 			(unsigned long long)tunnel_epoch(dt->t), missing);
 		/* The peer hears CLOSE and starts over too. */
 		dt->cur.isid = h.isid;
@@ -1077,7 +1149,7 @@ static int try_resume(struct dtunnel *dt, uint64_t now)
 	}
 	n_keep += tunnel_old_spis(dt->t, keep + n_keep,
 				  sizeof(keep) / sizeof(keep[0]) - n_keep);
-	rc = xfrm_sa_prune(dt->x, keep, n_keep);
+	rc = psep_sa_prune(dt->x, keep, n_keep);
 	if (rc > 0)
 		log_msg(CONFIG_LOG_NOTICE, name,
 			"removed %d SAs the state file does not know", rc);
@@ -1088,7 +1160,7 @@ static int try_resume(struct dtunnel *dt, uint64_t now)
 	if (policies_install(dt) < 0 ||
 	    policies_out(dt, tunnel_spi_out(dt->t)) < 0) {
 		log_msg(CONFIG_LOG_ERROR, name, "cannot install policies: %s",
-			xfrm_error(dt->x));
+			psep_error(dt->x));
 		tunnel_down(dt->t);
 		goto fresh;
 	}
@@ -1116,14 +1188,14 @@ static int dtunnel_start(struct dtunnel *dt, uint64_t now, char *err,
 
 	if (!dt->disabled && try_resume(dt, now))
 		return 0;
-	n = xfrm_flush(dt->x);
+	n = psep_flush(dt->x);
 	if (n > 0)
 		log_msg(CONFIG_LOG_NOTICE, dt->cfg.name,
 			"removed %d SAs and policies left by an earlier "
 			"instance", n);
 	if (policies_install(dt) < 0) {
 		errmsg_set(err, errlen, "%s: %s", dt->cfg.name,
-			   xfrm_error(dt->x));
+			   psep_error(dt->x));
 		return -1;
 	}
 	if (!dt->disabled && dt->cfg.initiator) {
@@ -1145,7 +1217,7 @@ static void dtunnel_stop(struct dtunnel *dt, const char *why)
 	tunnel_down(dt->t);
 	observe(dt, mono_ms(), why);
 	statefile_remove(dt->d->cfg.global.state_dir, dt->cfg.name);
-	n = xfrm_flush(dt->x);
+	n = psep_flush(dt->x);
 	if (n < 0)
 		xfrm_fail(dt, "remove SAs and policies");
 	dt->policies = false;
@@ -1194,6 +1266,48 @@ static void warn_rejected(struct dtunnel *dt, uint64_t now, const char *what,
 	snprintf(ev.peer, sizeof(ev.peer), "%s", a);
 	snprintf(ev.reason, sizeof(ev.reason), "%s", reason);
 	broadcast(dt->d, &ev);
+}
+
+/* Initiator: a COOKIE (docs/protocol.md §5). Unauthenticated, so it is
+ * taken only for the HELLO we are waiting on (its session id and message
+ * id), at most COOKIE_ROUNDS_MAX times per session, and changes nothing
+ * but the cookie in front of the HELLO: the HELLO goes out again at once
+ * as a new request, and its retransmissions carry the cookie. */
+static void on_cookie(struct dtunnel *dt, const struct wire_message *m)
+{
+	const struct wire_header *h = &m->hdr;
+	const uint8_t *c;
+	size_t c_len;
+	const char *why = NULL;
+
+	if (!dt->cfg.initiator)
+		why = "we are the responder";
+	else if (tunnel_state(dt->t) != TUNNEL_HELLO_SENT ||
+		 h->isid != dt->cur.isid || dt->cur.rsid || !dt->hello_kp ||
+		 !dt->have_last_req || h->msg_id != dt->last_req_id)
+		why = "not for the HELLO we are waiting on";
+	else if (cookie_payload_parse(m->data, m->len, &c, &c_len) < 0)
+		why = "malformed";
+	else if (dt->cookie_rounds >= COOKIE_ROUNDS_MAX)
+		why = "too many for one session";
+	else if (dt->cur.next_id == UINT32_MAX)
+		why = "message ids exhausted";
+	if (why) {
+		dt->d->dos.st.cookies_ignored++;
+		log_msg(CONFIG_LOG_DEBUG, dt->cfg.name, "COOKIE ignored: %s",
+			why);
+		return;
+	}
+	dt->d->dos.st.cookies_received++;
+	memcpy(dt->cookie, c, c_len);
+	dt->cookie_len = c_len;
+	dt->cookie_isid = dt->cur.isid;
+	dt->cookie_rounds++;
+	dt->last_req_id = dt->cur.next_id++;
+	log_msg(CONFIG_LOG_INFO, dt->cfg.name,
+		"the peer is under load and sent a cookie: HELLO again with "
+		"it (id %u)", dt->last_req_id);
+	op_send(dt, TUNNEL_MSG_HELLO, false, dt->hello_kp, dt->hello_kp_len);
 }
 
 /* A complete message from the tunnel's peer. */
@@ -1261,6 +1375,9 @@ static void dispatch(struct dtunnel *dt, const struct wire_message *m,
 			return;
 		}
 		break;
+	case WIRE_COOKIE:
+		on_cookie(dt, m);
+		return;
 	case WIRE_ERROR: {
 		/* Unauthenticated: logged, never acted on. */
 		unsigned code = m->len >= 2 ? (unsigned)m->data[0] << 8 |
@@ -1280,16 +1397,20 @@ static void dispatch(struct dtunnel *dt, const struct wire_message *m,
 	if (h->type == WIRE_WELCOME)
 		dt->cur.rsid = rsid;
 	if (h->type == WIRE_HELLO) {
-		/* The cookie in front of the KeyPackage: empty, since this
-		 * daemon never sends a COOKIE (issue 7 adds them). */
-		if (m->len < 1 || data[0] != 0) {
+		/* The cookie in front of the KeyPackage was checked on the
+		 * first fragment when it was needed (on_datagram, dos.h). */
+		const uint8_t *c;
+		size_t c_len, off;
+
+		rc = cookie_hello_split(m->data, m->len, &c, &c_len, &off);
+		if (rc < 0) {
 			log_msg(CONFIG_LOG_DEBUG, dt->cfg.name,
-				"HELLO ignored: %s", m->len < 1 ?
-				"empty" : "a cookie we did not issue");
+				"HELLO ignored: cookie: %s", rc_text(rc));
 			return;
 		}
-		data++;
-		len--;
+		data += off;
+		len -= off;
+		dt->d->dos.st.hellos_processed++;
 	}
 	if (h->type == WIRE_RESUME)
 		dt->pending_trigger = CTL_TRIGGER_RESUME;
@@ -1402,6 +1523,81 @@ static struct dtunnel *tunnel_by_addr(struct daemon *d,
 	return match;
 }
 
+/* Responder handshakes half-open across every tunnel: WELCOME sent, no
+ * join COMMIT yet, including row-22 pending sessions. */
+static unsigned half_open(const struct daemon *d)
+{
+	unsigned n = 0;
+
+	for (size_t i = 0; i < d->n_tun; i++) {
+		const struct dtunnel *dt = d->tun[i];
+
+		if (dt->cfg.initiator)
+			continue;
+		n += tunnel_state(dt->t) == TUNNEL_WELCOME_SENT;
+		n += tunnel_pending(dt->t);
+	}
+	return n;
+}
+
+/* Before a datagram may take a reassembly buffer (docs/protocol.md §5,
+ * load rules): a HELLO goes through the cookie and rate rules of dos.h,
+ * answered with a COOKIE where they say so; a fragment of a message that
+ * dispatch would drop for its session ids (one not ours) is dropped now,
+ * so a flood that spoofs the peer's address cannot fill the reassembly
+ * table that the tunnel's rekeys need. */
+static bool admit(struct dtunnel *dt, const struct wire_header *h,
+		  const uint8_t *frag, size_t flen, size_t dgram_len,
+		  const struct sockaddr_storage *src, socklen_t srclen,
+		  const struct xfrm_addr *from, uint16_t port, uint64_t now)
+{
+	struct daemon *d = dt->d;
+	uint8_t reply[DOS_COOKIE_DGRAM_LEN];
+	struct dos_hello in;
+	size_t rlen;
+	enum dos_verdict v;
+
+	switch (h->type) {
+	case WIRE_HELLO:
+		if (dt->cfg.initiator || dt->disabled)
+			return false; /* dispatch would ignore it */
+		memset(&in, 0, sizeof(in));
+		in.h = h;
+		in.frag = frag;
+		in.frag_len = flen;
+		in.dgram_len = dgram_len;
+		in.addr = (const uint8_t *)&from->a;
+		in.addr_len = from->family == AF_INET ? 4 : 16;
+		in.port = port;
+		in.half_open = half_open(d);
+		in.reasm_exists = wire_reasm_has(&dt->ra, h);
+		in.hello_reasms = wire_reasm_count(&dt->ra, WIRE_HELLO);
+		v = dos_hello_check(&d->dos, &in, now, reply, &rlen);
+		if (v == DOS_COOKIE) {
+			send_dgram(dt, src, srclen, reply, rlen);
+			log_msg(CONFIG_LOG_DEBUG, dt->cfg.name,
+				"HELLO id %u: COOKIE sent (half-open %u, "
+				"threshold %u)", h->msg_id, in.half_open,
+				d->dos.threshold);
+		}
+		return v == DOS_PASS;
+	case WIRE_WELCOME:
+		return h->frag_count == 1 ||
+		       (h->isid == dt->cur.isid && !dt->cur.rsid);
+	case WIRE_COMMIT:
+	case WIRE_RESUME:
+	case WIRE_EPOCH_ACK:
+	case WIRE_KEEPALIVE:
+	case WIRE_CLOSE:
+		return h->frag_count == 1 ||
+		       (h->isid == dt->cur.isid && h->rsid == dt->cur.rsid) ||
+		       (h->isid == dt->pend.isid && h->rsid == dt->pend.rsid &&
+			dt->pend.rsid);
+	default:
+		return true;
+	}
+}
+
 static void on_datagram(struct daemon *d, const uint8_t *buf, size_t len,
 			const struct sockaddr_storage *src, socklen_t srclen,
 			const struct xfrm_addr *to, bool have_to,
@@ -1420,9 +1616,14 @@ static void on_datagram(struct daemon *d, const uint8_t *buf, size_t len,
 	from_sockaddr(src, &from, &port);
 	dt = tunnel_by_addr(d, &from, to, have_to);
 	if (!dt) {
-		log_msg(CONFIG_LOG_DEBUG, NULL,
-			"datagram from %s port %u ignored: no tunnel to that "
-			"address", addr_str(&from, a, sizeof(a)), port);
+		/* The cheapest path: a flood from addresses that are no
+		 * tunnel's peer ends here. */
+		d->dos.st.unknown_source++;
+		if (log_level() >= CONFIG_LOG_DEBUG)
+			log_msg(CONFIG_LOG_DEBUG, NULL,
+				"datagram from %s port %u ignored: no tunnel "
+				"to that address",
+				addr_str(&from, a, sizeof(a)), port);
 		return;
 	}
 	rc = wire_decode(buf, len, &h, &frag, &flen);
@@ -1434,6 +1635,8 @@ static void on_datagram(struct daemon *d, const uint8_t *buf, size_t len,
 		return;
 	}
 	if (resend_response(dt, &h, src, srclen, now))
+		return;
+	if (!admit(dt, &h, frag, flen, len, src, srclen, &from, port, now))
 		return;
 	rc = wire_reasm_feed(&dt->ra, &h, frag, flen, now, &m);
 	if (rc < 0) {
@@ -1523,7 +1726,7 @@ static void on_expire(struct daemon *d, uint64_t now)
 			struct xfrm_sa_stats st;
 			bool in = addr_equal(&ev[i].dst, &dt->cfg.local);
 
-			if (xfrm_sa_stats(dt->x, in ? &dt->cfg.local :
+			if (psep_sa_stats(dt->x, in ? &dt->cfg.local :
 						      &dt->cfg.remote,
 					  ev[i].spi, &st) == 0 &&
 			    st.packets >= dt->cfg.rekey_packets)
@@ -1678,7 +1881,7 @@ static void status_of(struct dtunnel *dt, uint64_t now, struct ctl_status *st)
 	st->bytes_out = dt->old_bytes_out;
 	st->packets_out = dt->old_pkts_out;
 	if (st->spi_out &&
-	    xfrm_sa_stats(dt->x, &dt->cfg.remote, st->spi_out, &ss) == 0) {
+	    psep_sa_stats(dt->x, &dt->cfg.remote, st->spi_out, &ss) == 0) {
 		st->bytes_out += ss.bytes;
 		st->packets_out += ss.packets;
 	}
@@ -1688,6 +1891,27 @@ static void status_of(struct dtunnel *dt, uint64_t now, struct ctl_status *st)
 		st->next_rekey = wall_s() + (dt->rekey_at > now ?
 					     (dt->rekey_at - now) / 1000 : 0);
 	st->retransmits = tunnel_retransmissions(dt->t);
+}
+
+static void dos_status(struct daemon *d, struct ctl_dos *o)
+{
+	const struct dos_stats *s = &d->dos.st;
+
+	memset(o, 0, sizeof(*o));
+	o->half_open = half_open(d);
+	o->cookie_threshold = d->dos.threshold;
+	o->hellos = s->hellos;
+	o->hellos_processed = s->hellos_processed;
+	o->hellos_rate_limited = s->hellos_rate_limited;
+	o->hellos_dropped = s->hellos_dropped;
+	o->cookies_sent = s->cookies_sent;
+	o->cookies_valid = s->cookies_valid;
+	o->cookies_invalid = s->cookies_invalid;
+	o->cookies_received = s->cookies_received;
+	o->cookies_ignored = s->cookies_ignored;
+	o->unknown_source = s->unknown_source;
+	o->rate_sources = ratelimit_used(&d->dos.rl);
+	o->rate_evictions = d->dos.rl.evictions;
 }
 
 static int do_reload(struct daemon *d, char *msg, size_t msglen);
@@ -1713,6 +1937,7 @@ static void handle_request(struct daemon *d, struct ctl_client *c,
 	}
 	switch (req->cmd) {
 	case CTL_CMD_STATUS: {
+		struct ctl_dos dos;
 		size_t n = dt ? 1 : d->n_tun;
 		struct ctl_status *st = calloc(n ? n : 1, sizeof(*st));
 
@@ -1722,7 +1947,8 @@ static void handle_request(struct daemon *d, struct ctl_client *c,
 		}
 		for (size_t i = 0; i < n; i++)
 			status_of(dt ? dt : d->tun[i], now, &st[i]);
-		ctl_status_reply(b, st, n);
+		dos_status(d, &dos);
+		ctl_status_reply_dos(b, st, n, &dos);
 		free(st);
 		break;
 	}
@@ -1875,7 +2101,7 @@ static int tunnels_add(struct daemon *d, const struct config_tunnel *c,
 	if (!dt)
 		return -1;
 	if (dtunnel_start(dt, now, err, errlen) < 0) {
-		xfrm_flush(dt->x);
+		psep_flush(dt->x);
 		dtunnel_free(dt);
 		return -1;
 	}
@@ -1914,6 +2140,13 @@ static int do_reload(struct daemon *d, char *msg, size_t msglen)
 		log_msg(CONFIG_LOG_ERROR, NULL,
 			"reload refused, configuration unchanged: %s", err);
 		snprintf(msg, msglen, "%.200s", err);
+		return -1;
+	}
+	if (psep_reload(d->ps, err, sizeof(err)) < 0) {
+		log_msg(CONFIG_LOG_ERROR, NULL, "reload refused, configuration "
+			"unchanged: privileged process: %s", err);
+		snprintf(msg, msglen, "privileged process: %.180s", err);
+		config_free(&nc);
 		return -1;
 	}
 	if (config_diff(&d->cfg, &nc, &diff) < 0) {
@@ -1963,6 +2196,11 @@ static int do_reload(struct daemon *d, char *msg, size_t msglen)
 
 		g.log_level = nc.global.log_level;
 		g.log_target = nc.global.log_target;
+		g.cookie_threshold = nc.global.cookie_threshold;
+		g.hello_rate = nc.global.hello_rate;
+		g.hello_burst = nc.global.hello_burst;
+		dos_configure(&d->dos, g.cookie_threshold, g.hello_rate,
+			      g.hello_burst);
 		d->cfg.tunnels = nc.tunnels;
 		d->cfg.n_tunnels = nc.n_tunnels;
 		nc.tunnels = ot;
@@ -2100,11 +2338,20 @@ int daemon_open(struct daemon **out, const struct daemon_opts *o, char *err,
 		goto fail;
 	log_open(d->cfg.global.log_target,
 		 d->debug ? CONFIG_LOG_DEBUG : d->cfg.global.log_level);
+	/* Only the network process returns (docs/privsep.md). */
+	if (psep_start(&d->ps, &d->cfg, d->config_path, err, errlen) < 0)
+		goto fail;
 	if (config_load_key(&d->cfg, d->sk, d->pk, err, errlen) < 0)
 		goto fail;
 	key_public_encode(d->pk, d->pk_b64);
 	wire_limits_default(&d->lim);
 	d->lim.mtu = d->cfg.global.mtu;
+	if (dos_init(&d->dos, d->cfg.global.cookie_threshold,
+		     d->cfg.global.hello_rate, d->cfg.global.hello_burst, NULL,
+		     now) < 0) {
+		errmsg_set(err, errlen, "cannot set up the HELLO rate limits");
+		goto fail;
+	}
 	d->rbuf = malloc(DGRAM_MAX);
 	if (!d->rbuf) {
 		errmsg_set(err, errlen, "out of memory");
@@ -2159,6 +2406,8 @@ int daemon_open(struct daemon **out, const struct daemon_opts *o, char *err,
 			errmsg_set(err, errlen, "epoll: %s", strerror(errno));
 			goto fail;
 		}
+	if (psep_drop(d->ps, &d->cfg, err, errlen) < 0)
+		goto fail;
 	for (size_t i = 0; i < d->cfg.n_tunnels; i++)
 		if (tunnels_add(d, &d->cfg.tunnels[i], now, err, errlen) < 0)
 			goto fail;
@@ -2232,6 +2481,7 @@ void daemon_close(struct daemon *d)
 		dtunnel_free(d->tun[i]);
 	}
 	free(d->tun);
+	psep_free(d->ps);
 	for (size_t i = 0; i < MAX_CLIENTS; i++)
 		if (d->clients[i].fd >= 0)
 			ctl_client_close(&d->clients[i]);
@@ -2250,6 +2500,7 @@ void daemon_close(struct daemon *d)
 		close(d->sfd);
 	free(d->rbuf);
 	ctl_buf_free(&d->scratch);
+	dos_free(&d->dos);
 	config_free(&d->cfg);
 	crypto_wipe(d, sizeof(*d));
 	free(d);

@@ -36,7 +36,7 @@ struct tunnel {
 	uint8_t *last_req, *last_resp;
 	size_t last_req_len, last_resp_len;
 	enum tunnel_msg last_resp_type;
-	unsigned retransmissions, rekeys, collisions;
+	unsigned retransmissions, rekeys, collisions, sent;
 	bool collided;       /* row 14 counted for the outstanding commit */
 	uint64_t last_alive; /* last sign of the peer */
 	uint64_t restart_at; /* initiator, DOWN after losing the peer */
@@ -50,6 +50,10 @@ struct tunnel {
 	/* SHA-256 of the last HELLOs answered (a ring): replays refused. */
 	uint8_t seen[TUNNEL_HELLOS_SEEN][32];
 	size_t n_seen, seen_next;
+	/* SHA-256 of the peer's last commit we applied: row 24 answers a
+	 * RESUME of the previous epoch only if it is that commit. */
+	uint8_t applied[32];
+	bool have_applied;
 };
 
 const char *tunnel_state_name(enum tunnel_state s)
@@ -120,6 +124,21 @@ static int keep_copy(const uint8_t *src, size_t n, uint8_t **p, size_t *len)
 	return EPOCH_OK;
 }
 
+/* Every message goes out here (counted: tunnel_messages_sent). */
+static int tsend(struct tunnel *t, enum tunnel_msg type, bool response,
+		 const uint8_t *msg, size_t len)
+{
+	t->sent++;
+	return t->ops.send(t->ops.ctx, type, response, msg, len);
+}
+
+/* The save point before a message that lets the peer move on. */
+static void save_now(struct tunnel *t)
+{
+	if (t->ops.save)
+		t->ops.save(t->ops.ctx);
+}
+
 static void request_clear(struct tunnel *t)
 {
 	free(t->req);
@@ -129,9 +148,11 @@ static void request_clear(struct tunnel *t)
 	t->retx_at = UINT64_MAX;
 }
 
-/* Sends msg as a request and keeps it for retransmission. */
-static int request_send(struct tunnel *t, enum tunnel_msg type,
-			const uint8_t *msg, size_t len, uint64_t now)
+/* Sends msg as a request and keeps it for retransmission; with `save`,
+ * the state (with the request) is saved first. */
+static int request_send_ex(struct tunnel *t, enum tunnel_msg type,
+			   const uint8_t *msg, size_t len, uint64_t now,
+			   bool save)
 {
 	GUARD(keep_copy(msg, len, &t->req, &t->req_len));
 	t->req_type = type;
@@ -141,7 +162,15 @@ static int request_send(struct tunnel *t, enum tunnel_msg type,
 	t->retx_at = now + t->retx_ms;
 	t->give_up_at = now + t->cfg.retransmit_ms *
 				      ((UINT64_C(1) << t->cfg.max_tries) - 1);
-	return t->ops.send(t->ops.ctx, type, false, t->req, t->req_len);
+	if (save)
+		save_now(t);
+	return tsend(t, type, false, t->req, t->req_len);
+}
+
+static int request_send(struct tunnel *t, enum tunnel_msg type,
+			const uint8_t *msg, size_t len, uint64_t now)
+{
+	return request_send_ex(t, type, msg, len, now, false);
 }
 
 /* Sends w as the answer to request req and remembers both, so that a
@@ -153,14 +182,14 @@ static int respond(struct tunnel *t, enum tunnel_msg type,
 	GUARD(keep_copy(w->buf, w->len, &t->last_resp, &t->last_resp_len));
 	GUARD(keep_copy(req, req_len, &t->last_req, &t->last_req_len));
 	t->last_resp_type = type;
-	return t->ops.send(t->ops.ctx, type, true, t->last_resp,
+	return tsend(t, type, true, t->last_resp,
 			   t->last_resp_len);
 }
 
 /* A duplicate request gets the answer it had. */
 static int resend_answer(struct tunnel *t)
 {
-	return t->ops.send(t->ops.ctx, t->last_resp_type, true, t->last_resp,
+	return tsend(t, t->last_resp_type, true, t->last_resp,
 			   t->last_resp_len);
 }
 
@@ -364,9 +393,11 @@ int tunnel_start(struct tunnel *t, uint64_t now)
 }
 
 /* Stages a commit carrying a fresh inbound SPI and installs that SA from
- * the staged epoch; sends the COMMIT (rows 6 and 9). */
+ * the staged epoch; sends the COMMIT (rows 6 and 9) or RESUME (row 23).
+ * A rekey or RESUME (not the join commit) moves to REKEY_SENT and is
+ * saved before it leaves. */
 static int commit_with_spi(struct tunnel *t, enum tunnel_msg type,
-			   uint64_t now)
+			   bool rekey, uint64_t now)
 {
 	uint8_t ad[4], key[TUNNEL_ESP_KEY_MAX];
 	struct mls_commit_opts o = { ad, sizeof(ad), false };
@@ -387,7 +418,9 @@ static int commit_with_spi(struct tunnel *t, enum tunnel_msg type,
 		goto out;
 	}
 	t->spi_staged = spi;
-	rc = request_send(t, type, w.buf, w.len, now);
+	if (rekey)
+		t->state = TUNNEL_REKEY_SENT;
+	rc = request_send_ex(t, type, w.buf, w.len, now, rekey);
 out:
 	codec_writer_free(&w);
 	return rc;
@@ -400,9 +433,7 @@ int tunnel_rekey(struct tunnel *t, uint64_t now)
 		return EPOCH_ERR_INVALID_ARG;
 	if (t->state != TUNNEL_ESTABLISHED)
 		return EPOCH_ERR_STATE;
-	GUARD(commit_with_spi(t, TUNNEL_MSG_COMMIT, now));
-	t->state = TUNNEL_REKEY_SENT;
-	return EPOCH_OK;
+	return commit_with_spi(t, TUNNEL_MSG_COMMIT, true, now);
 }
 
 /* Rows 4 and 22 (and 5: a duplicate HELLO gets the same WELCOME). */
@@ -422,7 +453,7 @@ static int on_hello(struct tunnel *t, const uint8_t *msg, size_t len,
 		return resend_answer(t);
 	if (t->pend_hello && t->pend_hello_len == len &&
 	    memcmp(t->pend_hello, msg, len) == 0)
-		return t->ops.send(t->ops.ctx, TUNNEL_MSG_WELCOME, true,
+		return tsend(t, TUNNEL_MSG_WELCOME, true,
 				   t->pend_welcome, t->pend_welcome_len);
 	/* A KeyPackage is single-use: a HELLO answered before is a replay,
 	 * or a late copy of one whose session has moved on. */
@@ -462,7 +493,7 @@ static int on_hello(struct tunnel *t, const uint8_t *msg, size_t len,
 	t->pend_welcome = wp;
 	t->pend_welcome_len = wl;
 	hp = wp = NULL;
-	rc = t->ops.send(t->ops.ctx, TUNNEL_MSG_WELCOME, true, t->pend_welcome,
+	rc = tsend(t, TUNNEL_MSG_WELCOME, true, t->pend_welcome,
 			 t->pend_welcome_len);
 out:
 	free(hp);
@@ -496,7 +527,7 @@ static int on_welcome(struct tunnel *t, const uint8_t *msg, size_t len,
 	mls_kp_secret_free(t->kp);
 	t->kp = NULL;
 	request_clear(t);
-	GUARD(commit_with_spi(t, TUNNEL_MSG_COMMIT, now));
+	GUARD(commit_with_spi(t, TUNNEL_MSG_COMMIT, false, now));
 	t->state = TUNNEL_JOIN_COMMIT_SENT;
 	return EPOCH_OK;
 }
@@ -514,6 +545,40 @@ static bool peek_epoch(const uint8_t *msg, size_t len, uint64_t *epoch)
 	       codec_read_u16(&r, &wf) == EPOCH_OK &&
 	       codec_read_vec(&r, &sl, MSG_MAX) == EPOCH_OK &&
 	       codec_read_u64(&r, epoch) == EPOCH_OK;
+}
+
+/* Whether an MLSMessage's clear content_type (PrivateMessage: after the
+ * epoch; PublicMessage: in FramedContent, after the sender and the
+ * authenticated data) is ct. Checked before mls_group_process: a genuine
+ * message of the peer under another wire type (the header is not
+ * authenticated), e.g. a COMMIT sent on as KEEPALIVE, would otherwise be
+ * processed, move the group's epoch behind the tunnel's back and only
+ * then be refused. mls_group_process authenticates the value. */
+static bool peek_content(const uint8_t *msg, size_t len, uint8_t ct)
+{
+	struct codec_reader r;
+	struct codec_slice sl;
+	uint16_t version, wf;
+	uint64_t epoch;
+	uint8_t st, got;
+	uint32_t index;
+
+	codec_reader_init(&r, msg, len);
+	if (codec_read_u16(&r, &version) != EPOCH_OK ||
+	    codec_read_u16(&r, &wf) != EPOCH_OK ||
+	    codec_read_vec(&r, &sl, MSG_MAX) != EPOCH_OK ||
+	    codec_read_u64(&r, &epoch) != EPOCH_OK)
+		return false;
+	if (wf == MLS_WIRE_PUBLIC_MESSAGE) {
+		if (codec_read_u8(&r, &st) != EPOCH_OK ||
+		    ((st == MLS_SENDER_MEMBER || st == MLS_SENDER_EXTERNAL) &&
+		     codec_read_u32(&r, &index) != EPOCH_OK) ||
+		    codec_read_vec(&r, &sl, MSG_MAX) != EPOCH_OK)
+			return false;
+	} else if (wf != MLS_WIRE_PRIVATE_MESSAGE) {
+		return false;
+	}
+	return codec_read_u8(&r, &got) == EPOCH_OK && got == ct;
 }
 
 /* A peer's commit while one of ours is staged (rows 14, 15).
@@ -581,9 +646,12 @@ static int rekeyed(struct tunnel *t, const uint8_t *msg, size_t len,
 	put32(spi_be, spi);
 	GUARD_GOTO(rc, mls_group_encrypt(t->g, NULL, 0, spi_be, sizeof(spi_be),
 					 &w), out);
-	GUARD_GOTO(rc, respond(t, TUNNEL_MSG_EPOCH_ACK, &w, msg, len), out);
 	t->state = TUNNEL_ESTABLISHED;
 	t->rekeys++;
+	t->have_applied = crypto_hash(CRYPTO_SHA256, msg, len, t->applied) ==
+			  EPOCH_OK;
+	save_now(t); /* the new epoch, before the peer hears of it */
+	GUARD_GOTO(rc, respond(t, TUNNEL_MSG_EPOCH_ACK, &w, msg, len), out);
 out:
 	crypto_wipe(key, sizeof(key));
 	codec_writer_free(&w);
@@ -655,6 +723,8 @@ static int on_commit(struct tunnel *t, const uint8_t *msg, size_t len,
 
 	if (is_duplicate(t, msg, len))
 		return resend_answer(t);
+	if (!peek_content(msg, len, MLS_CONTENT_COMMIT))
+		return EPOCH_ERR_MALFORMED;
 	/* The current session first, then the pending one (row 22); a
 	 * message that fails both changes nothing. */
 	if (!t->g)
@@ -705,6 +775,8 @@ static int on_ack(struct tunnel *t, const uint8_t *msg, size_t len,
 	if (t->state != TUNNEL_JOIN_COMMIT_SENT &&
 	    t->state != TUNNEL_REKEY_SENT)
 		return EPOCH_ERR_STATE;
+	if (!peek_content(msg, len, MLS_CONTENT_APPLICATION))
+		return EPOCH_ERR_MALFORMED;
 	/* Authenticated with the staged epoch's keys; applies the commit. */
 	GUARD(mls_group_process(t->g, msg, len, &r));
 	if (mls_group_has_staged(t->g))
@@ -743,6 +815,8 @@ static int on_keepalive(struct tunnel *t, bool response, const uint8_t *msg,
 	if (!t->g || (t->state != TUNNEL_ESTABLISHED &&
 		      t->state != TUNNEL_REKEY_SENT))
 		return EPOCH_ERR_STATE;
+	if (!peek_content(msg, len, MLS_CONTENT_APPLICATION))
+		return EPOCH_ERR_MALFORMED;
 	/* While our commit waits for its EPOCH_ACK, a KEEPALIVE of the
 	 * staged epoch (the peer applied the commit, its ACK was lost) must
 	 * not apply the commit behind the tunnel's back: only the ACK
@@ -782,11 +856,23 @@ static int on_close(struct tunnel *t, bool response, const uint8_t *msg,
 	struct mls_group *g = t->g;
 	struct mls_received r;
 	struct codec_writer w;
+	uint64_t e;
 	int rc;
 
 	if (response)
 		return EPOCH_OK; /* we tore down when we sent the request */
-	rc = g ? mls_group_process(g, msg, len, &r) : EPOCH_ERR_STATE;
+	if (!peek_content(msg, len, MLS_CONTENT_APPLICATION))
+		return EPOCH_ERR_MALFORMED;
+	/* While our commit is staged, a message of the staged epoch would
+	 * apply it before its reason is checked (and may be our EPOCH_ACK
+	 * under another type): as for KEEPALIVE, only the current epoch.
+	 * A peer that applied our commit and then closed is found gone when
+	 * the commit's retransmissions go unanswered (row 16). */
+	if (g && mls_group_has_staged(g) &&
+	    (!peek_epoch(msg, len, &e) || e != mls_group_epoch(g)))
+		rc = EPOCH_ERR_EPOCH;
+	else
+		rc = g ? mls_group_process(g, msg, len, &r) : EPOCH_ERR_STATE;
 	if (rc != EPOCH_OK && t->pend &&
 	    mls_group_process(t->pend, msg, len, &r) == EPOCH_OK) {
 		g = t->pend;
@@ -798,7 +884,7 @@ static int on_close(struct tunnel *t, bool response, const uint8_t *msg,
 	/* Answered before the group goes; best effort, never repeated. */
 	codec_writer_init_dynamic(&w, MSG_MAX);
 	if (mls_group_encrypt(g, NULL, 0, NULL, 0, &w) == EPOCH_OK)
-		t->ops.send(t->ops.ctx, TUNNEL_MSG_CLOSE, true, w.buf, w.len);
+		tsend(t, TUNNEL_MSG_CLOSE, true, w.buf, w.len);
 	codec_writer_free(&w);
 	tear_down(t);
 	schedule_restart(t, now); /* the initiator; the responder waits */
@@ -814,9 +900,15 @@ static int on_close(struct tunnel *t, bool response, const uint8_t *msg,
 static int resume_ack_again(struct tunnel *t, const uint8_t *msg, size_t len)
 {
 	struct codec_writer w;
-	uint8_t spi_be[4];
+	uint8_t spi_be[4], h[32];
 	int rc;
 
+	/* Nothing here authenticates the message (the group has moved
+	 * past its epoch): only the commit we applied, byte for byte, gets
+	 * the EPOCH_ACK again, not anything claiming its epoch. */
+	GUARD(crypto_hash(CRYPTO_SHA256, msg, len, h));
+	if (!t->have_applied || memcmp(h, t->applied, sizeof(h)) != 0)
+		return EPOCH_ERR_EPOCH;
 	put32(spi_be, t->spi_in);
 	codec_writer_init_dynamic(&w, MSG_MAX);
 	rc = mls_group_encrypt(t->g, NULL, 0, spi_be, sizeof(spi_be), &w);
@@ -966,7 +1058,7 @@ int tunnel_down(struct tunnel *t)
 		codec_writer_init_dynamic(&w, MSG_MAX);
 		if (mls_group_encrypt(t->g, NULL, 0, reason, sizeof(reason),
 				      &w) == EPOCH_OK)
-			t->ops.send(t->ops.ctx, TUNNEL_MSG_CLOSE, false, w.buf,
+			tsend(t, TUNNEL_MSG_CLOSE, false, w.buf,
 				    w.len);
 		codec_writer_free(&w);
 	}
@@ -1057,7 +1149,7 @@ int tunnel_timer(struct tunnel *t, uint64_t now)
 		t->retx_at = now + t->retx_ms;
 		if (t->cfg.retransmit_cap_ms && t->retx_at > t->give_up_at)
 			t->retx_at = t->give_up_at;
-		return t->ops.send(t->ops.ctx, t->req_type, false, t->req,
+		return tsend(t, t->req_type, false, t->req,
 				   t->req_len);
 	}
 	/* Given up. */
@@ -1163,7 +1255,7 @@ int tunnel_export(const struct tunnel *t, const char *label, uint8_t *out,
 
 /* ---- restarts --------------------------------------------------------------- */
 
-static const uint8_t save_magic[5] = { 'E', 'P', 'T', 'S', 1 };
+static const uint8_t save_magic[5] = { 'E', 'P', 'T', 'S', 2 };
 
 int tunnel_save(const struct tunnel *t, struct codec_writer *w)
 {
@@ -1199,13 +1291,18 @@ int tunnel_save(const struct tunnel *t, struct codec_writer *w)
 	if (codec_writer_error(w) == EPOCH_OK)
 		put32(w->buf + mark, (uint32_t)(w->len - mark - 4));
 	codec_write_vec(w, staged ? t->req : NULL, staged ? t->req_len : 0);
+	/* Row 26 after our own restart: the peer's commit we applied. */
+	codec_write_u8(w, t->have_applied);
+	if (t->have_applied)
+		codec_write_bytes(w, t->applied, sizeof(t->applied));
 	return codec_writer_error(w);
 }
 
 static int load_checked(struct tunnel *t, struct codec_reader *r,
 			struct mls_group **g, uint64_t now)
 {
-	uint8_t magic[sizeof(save_magic)], init, staged, n_old;
+	uint8_t magic[sizeof(save_magic)], init, staged, n_old, have_applied;
+	uint8_t applied[32] = { 0 };
 	uint32_t spi_in, spi_out, spi_staged, old[MAX_OLD_IN], glen;
 	const uint8_t *gc, *peer;
 	size_t gc_len, peer_len, id_len;
@@ -1234,6 +1331,11 @@ static int load_checked(struct tunnel *t, struct codec_reader *r,
 		return EPOCH_ERR_MALFORMED;
 	r->pos += glen;
 	GUARD(codec_read_vec(r, &req, MSG_MAX));
+	GUARD(codec_read_u8(r, &have_applied));
+	if (have_applied > 1)
+		return EPOCH_ERR_MALFORMED;
+	if (have_applied)
+		GUARD(codec_read_bytes(r, applied, sizeof(applied)));
 	GUARD(codec_reader_done(r));
 	if (mls_group_has_staged(*g) != staged || !req.len != !staged)
 		return EPOCH_ERR_MALFORMED;
@@ -1257,6 +1359,8 @@ static int load_checked(struct tunnel *t, struct codec_reader *r,
 		t->old[i].delete_at = now + t->cfg.grace_ms;
 	}
 	t->n_old = n_old;
+	t->have_applied = have_applied;
+	memcpy(t->applied, applied, sizeof(applied));
 	t->state = staged ? TUNNEL_REKEY_SENT : TUNNEL_ESTABLISHED;
 	return EPOCH_OK;
 }
@@ -1304,9 +1408,7 @@ int tunnel_resume(struct tunnel *t, uint64_t now)
 	if (!t)
 		return EPOCH_ERR_INVALID_ARG;
 	if (t->state == TUNNEL_ESTABLISHED && !t->req) {
-		GUARD(commit_with_spi(t, TUNNEL_MSG_RESUME, now));
-		t->state = TUNNEL_REKEY_SENT;
-		return EPOCH_OK;
+		return commit_with_spi(t, TUNNEL_MSG_RESUME, true, now);
 	}
 	if (t->state != TUNNEL_REKEY_SENT || !t->req ||
 	    t->req_type != TUNNEL_MSG_RESUME || t->tries)
@@ -1316,7 +1418,7 @@ int tunnel_resume(struct tunnel *t, uint64_t now)
 	len = t->req_len;
 	t->req = NULL;
 	t->req_len = 0;
-	rc = request_send(t, TUNNEL_MSG_RESUME, req, len, now);
+	rc = request_send_ex(t, TUNNEL_MSG_RESUME, req, len, now, true);
 	free(req);
 	return rc;
 }
@@ -1334,6 +1436,40 @@ size_t tunnel_old_spis(const struct tunnel *t, uint32_t *spis, size_t cap)
 		spis[i] = t->old[i].spi;
 	return n;
 }
+
+int tunnel_sa_key(const struct tunnel *t, uint32_t spi, bool *in,
+		  uint8_t *key, size_t *len)
+{
+	bool staged = false, i2r;
+
+	if (!t || !t->g || !spi || !in || !key || !len)
+		return EPOCH_ERR_INVALID_ARG;
+	if (spi == t->spi_in) {
+		*in = true;
+	} else if (spi == t->spi_out) {
+		*in = false;
+	} else if (t->state == TUNNEL_REKEY_SENT && spi == t->spi_staged) {
+		*in = true;
+		staged = true;
+	} else {
+		return EPOCH_ERR_INVALID_ARG;
+	}
+	i2r = *in ? in_dir_i2r(t) : !in_dir_i2r(t);
+	*len = t->cfg.esp_key_len;
+	return esp_key(t, t->g, staged, i2r, spi, key);
+}
+
+unsigned tunnel_messages_sent(const struct tunnel *t)
+{
+	return t->sent;
+}
+
+#ifdef EPOCHD_TEST_SECRETS
+const struct mls_group *tunnel_test_group(const struct tunnel *t)
+{
+	return t->g;
+}
+#endif
 
 struct mls_group *tunnel_group_int(struct tunnel *t)
 {

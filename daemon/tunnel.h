@@ -66,6 +66,11 @@ struct tunnel_ops {
 	int (*out_switch)(void *ctx, uint32_t spi, const uint8_t *key,
 			  size_t key_len, uint32_t old_spi);
 	int (*sa_out_del)(void *ctx, uint32_t spi);
+	/* Optional (NULL: none): the tunnel's state must be written now
+	 * (tunnel_save), before a COMMIT, RESUME or EPOCH_ACK leaves, the
+	 * message that lets the peer move on. Its result is not checked:
+	 * the daemon logs a failed write and the message goes anyway. */
+	int (*save)(void *ctx);
 };
 
 struct tunnel_cfg {
@@ -223,6 +228,18 @@ int tunnel_save(const struct tunnel *t, struct codec_writer *out);
 int tunnel_load(struct tunnel *t, const uint8_t *buf, size_t len,
 		uint64_t now_ms);
 int tunnel_resume(struct tunnel *t, uint64_t now_ms);
+/* The key of the tunnel's SA for spi (its current inbound or outbound SPI
+ * or the staged inbound one), derived again from the group, into key
+ * (TUNNEL_ESP_KEY_MAX bytes; *len its length, *in its direction): for a
+ * restarted daemon that finds one of its saved SAs missing in the kernel
+ * (it crashed between a kernel change and the next save). */
+int tunnel_sa_key(const struct tunnel *t, uint32_t spi, bool *in,
+		  uint8_t *key, size_t *len);
+/* Messages sent so far (every send, retransmissions included): the daemon
+ * saves the state again when it changes, so that a restart does not reuse
+ * an MLS generation it already used (RFC 9420 §6.3.1's reuse_guard is the
+ * second line). */
+unsigned tunnel_messages_sent(const struct tunnel *t);
 /* The staged inbound SPI (REKEY_SENT; 0 otherwise) and the old inbound
  * SPIs still in their grace period (up to cap, returns how many). */
 uint32_t tunnel_spi_staged(const struct tunnel *t);
@@ -231,5 +248,9 @@ size_t tunnel_old_spis(const struct tunnel *t, uint32_t *spis, size_t cap);
 /* MLS-Exporter of the current epoch (tests compare both sides). */
 int tunnel_export(const struct tunnel *t, const char *label, uint8_t *out,
 		  size_t len);
+#ifdef EPOCHD_TEST_SECRETS
+/* Test build only (daemon/test_secrets.h): the current group, or NULL. */
+const struct mls_group *tunnel_test_group(const struct tunnel *t);
+#endif
 
 #endif

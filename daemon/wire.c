@@ -391,6 +391,23 @@ static bool slot_matches(const struct wire_reasm_slot *s,
 	       s->msg_id == h->msg_id && s->flags == h->flags;
 }
 
+bool wire_reasm_has(const struct wire_reasm *ra, const struct wire_header *h)
+{
+	for (unsigned i = 0; i < ra->lim.max_reassemblies; i++)
+		if (slot_matches(&ra->slots[i], h))
+			return true;
+	return false;
+}
+
+unsigned wire_reasm_count(const struct wire_reasm *ra, uint8_t type)
+{
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < ra->lim.max_reassemblies; i++)
+		n += ra->slots[i].used && ra->slots[i].type == type;
+	return n;
+}
+
 static uint64_t add_sat(uint64_t a, uint64_t b)
 {
 	return a > UINT64_MAX - b ? UINT64_MAX : a + b;

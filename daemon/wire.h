@@ -192,6 +192,11 @@ void wire_reasm_free(struct wire_reasm *ra);
 int wire_reasm_feed(struct wire_reasm *ra, const struct wire_header *h,
 		    const uint8_t *frag, size_t frag_len, uint64_t now,
 		    struct wire_message *out);
+/* True if a reassembly with h's key (isid, rsid, msg_id, flags) is under
+ * way: a later fragment of it needs no new buffer. */
+bool wire_reasm_has(const struct wire_reasm *ra, const struct wire_header *h);
+/* Reassemblies under way of message type type. */
+unsigned wire_reasm_count(const struct wire_reasm *ra, uint8_t type);
 /* Drops reassemblies whose deadline is <= now; returns how many. */
 unsigned wire_reasm_expire(struct wire_reasm *ra, uint64_t now);
 /* Milliseconds from now to the next reassembly deadline (0 if due),

@@ -188,6 +188,18 @@ struct mls_epoch_secrets {
 	uint8_t resumption_psk[MLS_MAX_NH];
 	uint8_t epoch_authenticator[MLS_MAX_NH];
 	uint8_t init_secret[MLS_MAX_NH]; /* of the next epoch */
+#ifdef EPOCHD_TEST_SECRETS
+	/* Test build only (the key erasure test, tests/e2e/
+	 * test_daemon_erasure.c): copies of the secrets the schedule wipes
+	 * at once or soon, kept with the epoch so the test can record them
+	 * (commit_secret: all zero for a joiner and an empty commit). */
+	uint8_t test_epoch_secret[MLS_MAX_NH];
+	uint8_t test_encryption_secret[MLS_MAX_NH];
+	uint8_t test_joiner_secret[MLS_MAX_NH];
+	uint8_t test_welcome_secret[MLS_MAX_NH];
+	uint8_t test_commit_secret[MLS_MAX_NH];
+	uint8_t test_member_secret[MLS_MAX_NH];
+#endif
 };
 
 /* The full schedule of §8 from the previous epoch's init_secret.

@@ -181,6 +181,10 @@ static int epoch_schedule(const struct mls_group *g, struct epoch *e,
 	e->st = NULL;
 	rc = mls_secret_tree_new(&e->st, g->s, e->sec.encryption_secret,
 				 mls_tree_n_leaves(e->tree));
+#ifdef EPOCHD_TEST_SECRETS
+	memcpy(e->sec.test_encryption_secret, e->sec.encryption_secret,
+	       g->s->nh);
+#endif
 	/* The secret tree now holds what encryption_secret gave. */
 	crypto_wipe(e->sec.encryption_secret,
 		    sizeof(e->sec.encryption_secret));
@@ -1679,6 +1683,50 @@ int mls_group_load(struct mls_group **out, const uint8_t *buf, size_t len,
 	*out = g;
 	return EPOCH_OK;
 }
+
+#ifdef EPOCHD_TEST_SECRETS
+void mls_group_test_secrets(const struct mls_group *g,
+			    mls_test_secret_fn fn, void *ctx)
+{
+	const struct epoch *e = &g->cur;
+	const struct mls_epoch_secrets *sec = &e->sec;
+	const struct {
+		const char *name;
+		const uint8_t *p;
+	} v[] = {
+		{ "epoch_secret", sec->test_epoch_secret },
+		{ "encryption_secret", sec->test_encryption_secret },
+		{ "joiner_secret", sec->test_joiner_secret },
+		{ "welcome_secret", sec->test_welcome_secret },
+		{ "member_secret", sec->test_member_secret },
+		{ "commit_secret", sec->test_commit_secret },
+		{ "sender_data_secret", sec->sender_data_secret },
+		{ "exporter_secret", sec->exporter_secret },
+		{ "external_secret", sec->external_secret },
+		{ "confirmation_key", sec->confirmation_key },
+		{ "membership_key", sec->membership_key },
+		{ "resumption_psk", sec->resumption_psk },
+		{ "epoch_authenticator", sec->epoch_authenticator },
+		{ "init_secret", sec->init_secret },
+	};
+	uint32_t width = mls_tree_width(mls_tree_n_leaves(e->tree));
+	struct hpke_keypair kp;
+
+	static const uint8_t zero[MLS_MAX_NH];
+
+	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++)
+		if (memcmp(v[i].p, zero, g->s->nh)) /* not an unset one */
+			fn(ctx, v[i].name, v[i].p, g->s->nh);
+	for (uint32_t x = 0; x < width; x++) {
+		if (!mls_tree_has_private(e->tree, x) ||
+		    mls_tree_get_private(e->tree, x, &kp) != EPOCH_OK)
+			continue;
+		fn(ctx, x % 2 ? "parent_hpke_sk" : "leaf_hpke_sk", kp.sk,
+		   kp.sk_len);
+		hpke_keypair_wipe(&kp);
+	}
+}
+#endif
 
 void mls_group_free(struct mls_group *g)
 {

@@ -38,4 +38,16 @@ int mls_group_commit_forged(struct mls_group *g,
 			    struct codec_writer *commit_out,
 			    struct codec_writer *welcome_out);
 
+#ifdef EPOCHD_TEST_SECRETS
+/* Test build only (make keyscan; the key erasure test): calls fn with each
+ * secret of g's current epoch, by name ("epoch_secret", "exporter_secret",
+ * ..., "leaf_hpke_sk", "parent_hpke_sk"; an all-zero one is left out).
+ * The bytes are the group's own (a tree key is a copy, wiped after the
+ * call). */
+typedef void (*mls_test_secret_fn)(void *ctx, const char *name,
+				   const uint8_t *p, size_t n);
+void mls_group_test_secrets(const struct mls_group *g,
+			    mls_test_secret_fn fn, void *ctx);
+#endif
+
 #endif

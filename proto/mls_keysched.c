@@ -119,6 +119,12 @@ int mls_key_schedule_from_joiner(const struct mls_suite *s,
 						 (uint8_t *)out +
 							 derived[i].off),
 			   out);
+#ifdef EPOCHD_TEST_SECRETS
+	memcpy(out->test_epoch_secret, epoch, nh);
+	memcpy(out->test_joiner_secret, out->joiner_secret, nh);
+	memcpy(out->test_welcome_secret, out->welcome_secret, nh);
+	memcpy(out->test_member_secret, member, nh);
+#endif
 out:
 	crypto_wipe(member, sizeof(member));
 	crypto_wipe(epoch, sizeof(epoch));
@@ -150,6 +156,10 @@ int mls_key_schedule(const struct mls_suite *s, const uint8_t *init_secret,
 		   out);
 	rc = mls_key_schedule_from_joiner(s, joiner, psk_secret, group_context,
 					  group_context_len, out);
+#ifdef EPOCHD_TEST_SECRETS
+	if (rc == EPOCH_OK && commit_secret)
+		memcpy(out->test_commit_secret, commit_secret, s->nh);
+#endif
 out:
 	crypto_wipe(prk, sizeof(prk));
 	crypto_wipe(joiner, sizeof(joiner));

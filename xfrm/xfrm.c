@@ -511,6 +511,7 @@ int xfrm_parse_sa_stats(const struct nlmsghdr *nlh, struct xfrm_sa_stats *st)
 	st->use_time = p.curlft.use_time;
 	st->replay_errors = p.stats.replay;
 	st->integrity_failed = p.stats.integrity_failed;
+	st->reqid = p.reqid;
 	return 0;
 }
 
@@ -671,14 +672,62 @@ static int extack_cb(const struct nlattr *a, void *data)
 	return MNL_CB_OK;
 }
 
+/* One received datagram of talk(): 1 with *rc set when it ends the
+ * exchange (ACK, error, end of dump), else 0. */
+static int talk_answer(struct xfrm_ctx *x, int len, uint32_t seq, msg_cb cb,
+		       void *data, int *cb_rc, char *ext, int *rc)
+{
+	const struct nlmsghdr *m = (const void *)x->rbuf;
+
+	for (; mnl_nlmsg_ok(m, len); m = mnl_nlmsg_next(m, &len)) {
+		const struct nlmsgerr *e;
+		unsigned off;
+
+		/* A stale answer to an earlier request: skip. */
+		if (m->nlmsg_seq != seq || !mnl_nlmsg_portid_ok(m, x->portid))
+			continue;
+		if (m->nlmsg_type == NLMSG_DONE) {
+			*rc = *cb_rc;
+			return 1;
+		}
+		if (m->nlmsg_type != NLMSG_ERROR) {
+			if (cb && !*cb_rc && m->nlmsg_type >= 0x10)
+				*cb_rc = cb(m, data);
+			continue;
+		}
+		if (m->nlmsg_len < mnl_nlmsg_size(sizeof(*e))) {
+			*rc = -EBADMSG;
+			return 1;
+		}
+		e = mnl_nlmsg_get_payload(m);
+		if (e->error == 0) {
+			*rc = *cb_rc;
+			return 1;
+		}
+		if (m->nlmsg_flags & NLM_F_ACK_TLVS) {
+			off = sizeof(*e);
+			if (!(m->nlmsg_flags & NLM_F_CAPPED))
+				off += e->msg.nlmsg_len -
+				       sizeof(struct nlmsghdr);
+			if (mnl_nlmsg_size(off) <= m->nlmsg_len)
+				mnl_attr_parse(m, off, extack_cb, ext);
+		}
+		*rc = e->error < 0 ? e->error : -EPROTO;
+		return 1;
+	}
+	return 0;
+}
+
 /* Sends nlh and reads until the kernel's ACK, error or end of dump, giving
  * every other answer to cb. Returns 0, cb's first non-zero return, or the
- * kernel's -errno; ext (160 bytes) gets the kernel's message if any. */
+ * kernel's -errno; ext (160 bytes) gets the kernel's message if any.
+ * Every answer is wiped from the receive buffer once read: an SA's answer
+ * (GETSA for its counters, a dump) carries its key. */
 static int talk(struct xfrm_ctx *x, struct nlmsghdr *nlh, msg_cb cb,
 		void *data, char *ext)
 {
 	uint32_t seq;
-	int cb_rc = 0;
+	int cb_rc = 0, rc = 0;
 
 	ext[0] = 0;
 	if (++x->seq == 0)
@@ -688,45 +737,18 @@ static int talk(struct xfrm_ctx *x, struct nlmsghdr *nlh, msg_cb cb,
 		return -errno;
 	for (;;) {
 		ssize_t n = mnl_socket_recvfrom(x->nl, x->rbuf, RBUF_SIZE);
-		const struct nlmsghdr *m = (const void *)x->rbuf;
-		int len;
+		int done;
 
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
 			return -errno;
 		}
-		len = (int)n;
-		for (; mnl_nlmsg_ok(m, len); m = mnl_nlmsg_next(m, &len)) {
-			const struct nlmsgerr *e;
-			unsigned off;
-
-			/* A stale answer to an earlier request: skip. */
-			if (m->nlmsg_seq != seq ||
-			    !mnl_nlmsg_portid_ok(m, x->portid))
-				continue;
-			if (m->nlmsg_type == NLMSG_DONE)
-				return cb_rc;
-			if (m->nlmsg_type != NLMSG_ERROR) {
-				if (cb && !cb_rc && m->nlmsg_type >= 0x10)
-					cb_rc = cb(m, data);
-				continue;
-			}
-			if (m->nlmsg_len < mnl_nlmsg_size(sizeof(*e)))
-				return -EBADMSG;
-			e = mnl_nlmsg_get_payload(m);
-			if (e->error == 0)
-				return cb_rc;
-			if (m->nlmsg_flags & NLM_F_ACK_TLVS) {
-				off = sizeof(*e);
-				if (!(m->nlmsg_flags & NLM_F_CAPPED))
-					off += e->msg.nlmsg_len -
-					       sizeof(struct nlmsghdr);
-				if (mnl_nlmsg_size(off) <= m->nlmsg_len)
-					mnl_attr_parse(m, off, extack_cb, ext);
-			}
-			return e->error < 0 ? e->error : -EPROTO;
-		}
+		done = talk_answer(x, (int)n, seq, cb, data, &cb_rc, ext,
+				   &rc);
+		explicit_bzero(x->rbuf, (size_t)n);
+		if (done)
+			return rc;
 	}
 }
 

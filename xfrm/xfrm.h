@@ -105,6 +105,7 @@ struct xfrm_sa_stats {
 	uint32_t replay_errors;     /* stats.replay */
 	uint32_t integrity_failed;  /* stats.integrity_failed */
 	uint64_t add_time, use_time; /* seconds; use_time 0: never used */
+	uint32_t reqid;             /* the SA's (daemon/privsep.c checks it) */
 };
 int xfrm_sa_stats(struct xfrm_ctx *x, const struct xfrm_addr *dst,
 		  uint32_t spi, struct xfrm_sa_stats *out);

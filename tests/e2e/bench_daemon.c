@@ -429,10 +429,10 @@ static FILE *conf_begin(int i, const char *tag, const char *level)
 	}
 	fprintf(f,
 		"global = {\n\tprivate_key = \"%s\";\n"
-		"\tstate_dir = \"%s\";\n\tcontrol_socket = \"%s\";\n"
+		"\tstate_dir = \"%s/state%d\";\n\tcontrol_socket = \"%s\";\n"
 		"\tlog_level = \"%s\";\n\tlog_target = \"stderr\";\n};\n"
 		"tunnels = (\n",
-		B.key[i], B.dir, B.sock[i], level);
+		B.key[i], B.dir, i + 1, B.sock[i], level);
 	return f;
 }
 
@@ -1228,6 +1228,9 @@ int main(int argc, char **argv)
 		B.dir[0] = '\0';
 		return 1;
 	}
+	/* epochd's network process (user epochd, docs/privsep.md) reaches
+	 * its state directory in it. */
+	chmod(B.dir, 0711);
 	/* The control sockets stay in /tmp (a 9p share has none). */
 	snprintf(B.sockdir, sizeof(B.sockdir), "/tmp/epbsock.XXXXXX");
 	if (!mkdtemp(B.sockdir)) {

@@ -1,9 +1,11 @@
 /* The daemon end-to-end tests' harness: see daemon_harness.h. */
 #include "tests/e2e/daemon_harness.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pwd.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -135,13 +137,40 @@ static int make_workdir(struct dh_env *e)
 	for (int i = 0; i < 2; i++) {
 		snprintf(e->work, sizeof(e->work), "%s/epochd-e2e.XXXXXX",
 			 bases[i]);
-		if (strlen(e->work) < 60 && mkdtemp(e->work))
+		/* 0711: epochd's unprivileged processes (docs/privsep.md)
+		 * reach their configuration and state_dir in it. */
+		if (strlen(e->work) < 60 && mkdtemp(e->work) &&
+		    chmod(e->work, 0711) == 0)
 			return 0;
 	}
 	printf("FAIL harness: no writable run directory (%s)\n",
 	       strerror(errno));
 	e->work[0] = 0;
 	return -1;
+}
+
+/* The control socket's directory, as systemd's RuntimeDirectory would be
+ * for a daemon running as its user: owned by user epochd when it exists
+ * (the network process removes the socket at exit, docs/privsep.md). */
+static int sock_dir(struct dh_env *e, int gw)
+{
+	struct passwd *pw = getpwnam("epochd");
+	char dir[sizeof(e->work) + 16];
+
+	snprintf(dir, sizeof(dir), "%s/run-gw%d", e->work, gw + 1);
+	if (strlen(dir) + sizeof("/epochd.sock") > sizeof(e->d[gw].sock)) {
+		printf("FAIL harness: %s: too long for a socket path\n", dir);
+		return -1;
+	}
+	if (mkdir(dir, 0750) != 0 ||
+	    (pw && chown(dir, pw->pw_uid, 0) != 0)) {
+		printf("FAIL harness: %s: %s\n", dir, strerror(errno));
+		return -1;
+	}
+	memcpy(e->d[gw].sock, dir, strlen(dir));
+	memcpy(e->d[gw].sock + strlen(dir), "/epochd.sock",
+	       sizeof("/epochd.sock"));
+	return 0;
 }
 
 int dh_init(struct dh_env *e, int argc, char **argv)
@@ -226,8 +255,8 @@ int dh_init(struct dh_env *e, int argc, char **argv)
 			return -1;
 		}
 		e->d[gw].gw = gw;
-		snprintf(e->d[gw].sock, sizeof(e->d[gw].sock), "%s/gw%d.sock",
-			 e->work, gw + 1);
+		if (sock_dir(e, gw) != 0)
+			return -1;
 		snprintf(e->d[gw].log, sizeof(e->d[gw].log),
 			 "%s/epochd-%s-gw%d.log", e->logs,
 			 program_invocation_short_name, gw + 1);
@@ -266,8 +295,12 @@ int dh_conf_write(struct dh_env *e, int gw, const struct dh_conf *c,
 {
 	char state[PATH_MAX + 16];
 	FILE *f;
+	bool bad;
 
 	const char *level = getenv("E2E_DAEMON_LOG_LEVEL");
+	/* E2E_DAEMON_USER (set, even empty) overrides the default user:
+	 * "" compares a run without privilege separation. */
+	const char *user = c->user ? c->user : getenv("E2E_DAEMON_USER");
 
 	if (!level || !*level)
 		level = "info";
@@ -288,6 +321,7 @@ int dh_conf_write(struct dh_env *e, int gw, const struct dh_conf *c,
 		"\tstate_dir = \"%s\";\n"
 		"\tcontrol_socket = \"%s\";\n"
 		"\tlog_level = \"%s\";\n"
+		"%s%s%s%s%s"
 		"};\n"
 		"tunnels = (\n"
 		"\t{\n"
@@ -299,7 +333,11 @@ int dh_conf_write(struct dh_env *e, int gw, const struct dh_conf *c,
 		"\t\tremote_ts = [ \"%s\" ];\n",
 		program_invocation_short_name, DH_PORT, e->key[gw], state,
 		e->d[gw].sock, c->log_level ? c->log_level : level,
-		DH_TUNNEL, dh_ip_gw[gw], dh_ip_gw[!gw],
+		user ? "\tuser = \"" : "", user ? user : "",
+		user ? "\";\n" : "",
+		c->extra_global ? c->extra_global : "",
+		c->extra_global ? "\n" : "", DH_TUNNEL, dh_ip_gw[gw],
+		dh_ip_gw[!gw],
 		c->peer_key ? c->peer_key : e->pub[!gw], net_site[gw],
 		net_site[!gw]);
 	if (c->suite)
@@ -313,7 +351,8 @@ int dh_conf_write(struct dh_env *e, int gw, const struct dh_conf *c,
 	if (c->extra_tunnel)
 		fprintf(f, "%s\n", c->extra_tunnel);
 	fprintf(f, "\t}\n);\n");
-	if (fclose(f) != 0) {
+	bad = fchmod(fileno(f), 0644) != 0;
+	if (fclose(f) != 0 || bad) {
 		test_fail(__FILE__, __LINE__, "%s: write failed", out);
 		return -1;
 	}
@@ -418,20 +457,91 @@ int dh_start_both(struct dh_env *e, const struct dh_conf *c)
 	return 0;
 }
 
+/* The processes whose parent is pid (epochd's network process,
+ * docs/privsep.md): up to cap into out; how many. */
+static int children(pid_t pid, pid_t *out, int cap)
+{
+	DIR *d = opendir("/proc");
+	struct dirent *de;
+	int n = 0;
+
+	if (!d)
+		return 0;
+	while ((de = readdir(d)) && n < cap) {
+		char path[64], line[128];
+		char *end;
+		long v = strtol(de->d_name, &end, 10), ppid = -1;
+		FILE *f;
+
+		if (*end || v <= 0)
+			continue;
+		snprintf(path, sizeof(path), "/proc/%ld/status", v);
+		f = fopen(path, "r");
+		if (!f)
+			continue;
+		while (fgets(line, sizeof(line), f))
+			if (sscanf(line, "PPid: %ld", &ppid) == 1)
+				break;
+		fclose(f);
+		if (ppid == pid)
+			out[n++] = (pid_t)v;
+	}
+	closedir(d);
+	return n;
+}
+
+/* After the daemon's main process is reaped: its network process must be
+ * gone too (it dies with its parent) before anything binds its port
+ * again. Gone or a zombie of init counts. */
+static void children_wait(struct dh_env *e, int gw, const pid_t *c, int n)
+{
+	uint64_t t0 = dh_now_ms();
+
+	for (int i = 0; i < n; i++)
+		for (;;) {
+			char path[64], line[128], state = 0;
+			FILE *f;
+
+			snprintf(path, sizeof(path), "/proc/%d/status",
+				 (int)c[i]);
+			f = fopen(path, "r");
+			if (!f)
+				break;
+			while (fgets(line, sizeof(line), f))
+				if (sscanf(line, "State: %c", &state) == 1)
+					break;
+			fclose(f);
+			if (state == 'Z' || state == 'X')
+				break;
+			if (dh_now_ms() - t0 > 10000) {
+				printf("  harness: process %d of epochd in %s "
+				       "still there 10 s after its parent\n",
+				       (int)c[i], e->ns_gw[gw]);
+				break;
+			}
+			dh_nap_ms(5);
+		}
+}
+
 int dh_stop(struct dh_env *e, int gw)
 {
 	struct dh_daemon *d = &e->d[gw];
 	uint64_t t0 = dh_now_ms();
 	int st;
 
+	pid_t c[4];
+	int nc;
+
 	if (d->pid <= 0)
 		return -1;
+	nc = children(d->pid, c, 4);
 	kill(d->pid, SIGTERM);
 	for (;;) {
 		pid_t r = waitpid(d->pid, &st, WNOHANG);
 
 		if (r == d->pid) {
 			d->pid = -1;
+			children_wait(e, gw, c, nc);
 			return st;
 		}
 		if (r < 0 && errno != EINTR) {
@@ -455,11 +565,16 @@ void dh_kill9(struct dh_env *e, int gw)
 	struct dh_daemon *d = &e->d[gw];
 	int st;
 
+	pid_t c[4];
+	int nc;
+
 	if (d->pid <= 0)
 		return;
+	nc = children(d->pid, c, 4);
 	kill(d->pid, SIGKILL);
 	waitpid(d->pid, &st, 0);
 	d->pid = -1;
+	children_wait(e, gw, c, nc);
 }
 
 /* Sanitizer reports (ASan, LeakSanitizer, UBSan) anywhere in the log. */

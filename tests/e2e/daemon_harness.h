@@ -6,8 +6,12 @@
  *
  * Per run (dh_init) a private directory outside /tmp (the VM's /tmp is its
  * own tmpfs, which would do, but /run is what a daemon uses) holds the key
- * files (epochctl genkey), the configuration files and the control
- * sockets; the daemons' logs (stderr) go to E2E_LOG_DIR (kept after the
+ * files (epochctl genkey, 0600 root: read before the daemon drops
+ * privileges), the configuration files (0644: the unprivileged network
+ * process and the privileged process re-read them on reload; the
+ * directory is 0711 for that) and the control sockets (each in a directory
+ * of its own owned by user epochd, as a systemd RuntimeDirectory would
+ * be, so the unprivileged process can remove its socket at exit); the daemons' logs (stderr) go to E2E_LOG_DIR (kept after the
  * run, copied out of the VM) or that directory. Everything the harness
  * starts is registered and cleaned up on every exit path (atexit, SIGTERM,
  * SIGINT, SIGHUP): daemons get SIGTERM (they delete their SAs and policies)
@@ -46,6 +50,11 @@ struct dh_conf {
 	const char *log_level;  /* default: E2E_DAEMON_LOG_LEVEL, else
 				 * "info" */
 	const char *extra_tunnel; /* raw lines added to the tunnel group */
+	const char *user;       /* global.user; NULL: E2E_DAEMON_USER if
+				 * set, else the daemon's default ("epochd":
+				 * privilege separation, as in production);
+				 * "": none */
+	const char *extra_global; /* raw lines added to the global group */
 };
 
 struct dh_daemon {
@@ -100,7 +109,8 @@ void dh_stop_both_checked(struct dh_env *e);
  * printed. dh_stop_both_checked checks there are none, and dh_alive
  * prints them when it finds the daemon dead. */
 int dh_san_reports(struct dh_env *e, int gw);
-/* SIGKILL, reaped. */
+/* SIGKILL, reaped; returns once its network process (privilege
+ * separation) is gone too. */
 void dh_kill9(struct dh_env *e, int gw);
 /* True while the daemon's process runs (reaps it if it exited, printing
  * the status). */

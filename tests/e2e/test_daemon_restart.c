@@ -16,7 +16,9 @@
  *
  * A second case shows the fallback: a state file removed (on the
  * initiator, then on the responder) or stale (an older epoch's file put
- * back) means a full handshake, and the tunnel comes back by itself.
+ * back) means a full handshake, and the tunnel comes back by itself; SAs
+ * that vanished from the kernel while the daemon was away are installed
+ * again from the state file (resumed, no handshake).
  *
  * usage: test_daemon_restart SITE1 GW1 GW2 SITE2 (as root where ESP
  * works; tests/e2e/run.sh runs it)
@@ -203,8 +205,29 @@ static void t_fallback(void)
 		CHECK(dh_log_count(E, gw, "up: epoch") >= 1);
 		CHECK(dh_ping(E, 0, 3) >= 2);
 	}
-	/* A stale file (two epochs old) on the initiator: refused by the
-	 * kernel check or by the peer, then a new handshake. */
+	/* The file is there but the kernel lost the SAs (as after a crash
+	 * between a kernel change and the next save): they are installed
+	 * again from the saved group and the tunnel resumes. */
+	{
+		uint64_t e = st[0].epoch;
+
+		dh_kill9(E, 1);
+		if (!CHECK(dh_sh("ip -n %s xfrm state deleteall",
+				 E->ns_gw[1]) == 0) ||
+		    !CHECK(start(1) == 0) ||
+		    !CHECK(dh_wait_synced(E, e + 1, BACK_MS, st) == 0))
+			goto out;
+		CHECK(dh_log_count(E, 1, "installed again") >= 2);
+		CHECK(dh_log_count(E, 1, "up (resumed)") == 1);
+		CHECK(dh_log_count(E, 1, "up: epoch") == 0);
+		printf("  SAs deleted behind the daemon's back: installed "
+		       "again from the state file, resumed at epoch %llu\n",
+		       (unsigned long long)st[0].epoch);
+		CHECK(dh_ping(E, 0, 3) >= 2);
+	}
+	/* A stale file (two epochs old) on the initiator: its SAs are
+	 * installed again but the peer refuses the RESUME (an epoch it
+	 * does not have), the initiator gives up and starts a handshake. */
 	state_path(0, path, sizeof(path));
 	snprintf(old, sizeof(old), "%s.old", path);
 	if (!CHECK(copy_file(path, old) == 0))

@@ -5,9 +5,10 @@
  *
  * Without arguments it replays every file of tests/fuzz/corpus/<name>/
  * (<name> from the program's own name; run from the tree root), one test
- * case per file, then feeds FUZZ_DRIVER_RUNS (default 4000) deterministic
- * pseudo-random inputs: random bytes and mutations of the corpus files
- * (bit flips, truncation, splices). A broken invariant aborts the program,
+ * case per file, then feeds FUZZ_DRIVER_RUNS (default 4000, or the
+ * target's fuzz_driver_runs) deterministic pseudo-random inputs: random
+ * bytes and mutations of the corpus files (bit flips, truncation,
+ * splices). A broken invariant aborts the program,
  * which the runner counts as a failure.
  */
 #include <dirent.h>
@@ -19,6 +20,9 @@
 
 #include "tests/fuzz/fuzz.h"
 #include "tests/lib/test.h"
+
+/* A target whose inputs are slow may define fuzz_driver_runs (fuzz.h). */
+extern const long fuzz_driver_runs __attribute__((weak));
 
 #define DRIVER_MAX_INPUT 4096
 #define DRIVER_MAX_FILES 512
@@ -90,7 +94,8 @@ static int run_dir(struct corpus *c, const char *dir)
 static void run_random(const struct corpus *c, const char *name)
 {
 	const char *env = getenv("FUZZ_DRIVER_RUNS");
-	long runs = env != NULL ? strtol(env, NULL, 10) : 4000;
+	long runs = env != NULL ? strtol(env, NULL, 10) :
+		    &fuzz_driver_runs != NULL ? fuzz_driver_runs : 4000;
 	struct test_rng rng;
 	uint8_t buf[DRIVER_MAX_INPUT], r[8];
 

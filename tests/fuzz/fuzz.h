@@ -19,6 +19,11 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+/* Optional: how many pseudo-random inputs the replay driver (driver.c)
+ * feeds this target when FUZZ_DRIVER_RUNS is not set (default 4000); for
+ * a target whose every input is slow. libFuzzer ignores it. */
+extern const long fuzz_driver_runs;
+
 #define FUZZ_REQUIRE(cond)                                                  \
 	do {                                                                \
 		if (!(cond)) {                                              \

@@ -77,14 +77,18 @@ static void test_example(void)
 	CHECK(strcmp(g->state_dir, "/var/lib/epochd") == 0);
 	CHECK(strcmp(g->control_socket, "/run/epochd/epochd.sock") == 0);
 	CHECK(strcmp(g->pid_file, "") == 0);
+	CHECK(strcmp(g->user, "epochd") == 0);
 	CHECK(g->log_level == CONFIG_LOG_INFO);
 	CHECK(g->log_target == CONFIG_LOG_STDERR);
 	CHECK(g->mtu == 1280);
+	CHECK(g->cookie_threshold == 2);
+	CHECK(g->hello_rate == 2);
+	CHECK(g->hello_burst == 8);
 	CHECK(c.n_tunnels == 2);
 
 	t = config_tunnel_find(&c, "site-b");
 	if (CHECK(t == &c.tunnels[0])) {
-		CHECK(t->line == 19);
+		CHECK(t->line == 24);
 		CHECK(addr_is(&t->local, "192.0.2.1"));
 		CHECK(addr_is(&t->remote, "198.51.100.2"));
 		CHECK(key_is(t->peer_key, PK_A));
@@ -148,6 +152,8 @@ static void test_example(void)
 	config_free(&c); /* twice is fine */
 }
 
+static void expect_ok(const char *text, struct config *c);
+
 /* The smallest config: defaults everywhere. */
 static void test_defaults(void)
 {
@@ -167,16 +173,40 @@ static void test_defaults(void)
 	CHECK(strcmp(c.global.state_dir, "/var/lib/epochd") == 0);
 	CHECK(strcmp(c.global.control_socket, "/run/epochd/epochd.sock") == 0);
 	CHECK(c.global.pid_file[0] == '\0');
+	CHECK(strcmp(c.global.user, CONFIG_USER_DEFAULT) == 0 &&
+	      strcmp(c.global.user, "epochd") == 0);
 	CHECK(c.global.log_level == CONFIG_LOG_INFO);
 	CHECK(c.global.log_target == CONFIG_LOG_STDERR);
 	config_free(&c);
+
+	/* user: "" turns privilege separation off; a change needs a
+	 * restart. */
+	{
+		struct config u, v;
+		struct config_diff diff;
+
+		expect_ok("global = { private_key = \"/k\"; user = \"\"; };",
+			  &u);
+		CHECK(u.global.user[0] == '\0');
+		expect_ok("global = { private_key = \"/k\"; "
+			  "user = \"_ipsec-2.X\"; };", &v);
+		CHECK(strcmp(v.global.user, "_ipsec-2.X") == 0);
+		if (CHECK(config_diff(&u, &v, &diff) == 0)) {
+			CHECK(diff.global_changed);
+			config_diff_free(&diff);
+		}
+		config_free(&u);
+		config_free(&v);
+	}
 
 	/* Every global setting, non-default. */
 	if (!CHECK(load("global = { listen = \"192.0.2.1\"; port = 1; "
 			"private_key = \"/a\"; state_dir = \"/b\"; "
 			"control_socket = \"/c\"; pid_file = \"/d\"; "
 			"log_level = \"debug\"; log_target = \"syslog\"; "
-			"mtu = 65535; };\ntunnels = ();", &c, err,
+			"mtu = 65535; cookie_threshold = 0; "
+			"hello_rate = 100000; hello_burst = 1; };\n"
+			"tunnels = ();", &c, err,
 			sizeof(err)) == 0)) {
 		test_note("%s", err);
 		return;
@@ -190,6 +220,9 @@ static void test_defaults(void)
 	CHECK(c.global.log_level == CONFIG_LOG_DEBUG);
 	CHECK(c.global.log_target == CONFIG_LOG_SYSLOG);
 	CHECK(c.global.mtu == 65535);
+	CHECK(c.global.cookie_threshold == 0);
+	CHECK(c.global.hello_rate == 100000);
+	CHECK(c.global.hello_burst == 1);
 	CHECK(c.n_tunnels == 0);
 	config_free(&c);
 }
@@ -382,9 +415,40 @@ static void test_refusals_global(void)
 		   " log_target = \"file\"; };",
 		   "test.conf:2: global.log_target: \"file\" is not one of "
 		   "\"stderr\" or \"syslog\"");
+	expect_err("global = { private_key = \"/k\";\n user = \"-x\"; };",
+		   "test.conf:2: global.user: \"-x\" is not a user name (up "
+		   "to 32 of A-Z a-z 0-9 . _ -, not starting with - or a "
+		   "digit; \"\": no privilege separation)");
+	expect_err("global = { private_key = \"/k\"; user = \"0abc\"; };",
+		   "test.conf:1: global.user: \"0abc\" is not a user name (up "
+		   "to 32 of A-Z a-z 0-9 . _ -, not starting with - or a "
+		   "digit; \"\": no privilege separation)");
+	expect_err("global = { private_key = \"/k\"; user = \"a b\"; };",
+		   "test.conf:1: global.user: \"a b\" is not a user name (up "
+		   "to 32 of A-Z a-z 0-9 . _ -, not starting with - or a "
+		   "digit; \"\": no privilege separation)");
+	expect_err("global = { private_key = \"/k\"; user = "
+		   "\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"; };",
+		   "test.conf:1: global.user: \"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+		   "\" is not a user name (up "
+		   "to 32 of A-Z a-z 0-9 . _ -, not starting with - or a "
+		   "digit; \"\": no privilege separation)");
+	expect_err("global = { private_key = \"/k\"; user = 0; };",
+		   "test.conf:1: global.user: expected a string");
 	expect_err("global = { private_key = \"/k\";\n mtu = 575; };",
 		   "test.conf:2: global.mtu: 575 is out of range "
 		   "(576 to 65535)");
+	expect_err("global = { private_key = \"/k\";\n"
+		   " cookie_threshold = 65536; };",
+		   "test.conf:2: global.cookie_threshold: 65536 is out of "
+		   "range (0 to 65535)");
+	expect_err("global = { private_key = \"/k\";\n hello_rate = 0; };",
+		   "test.conf:2: global.hello_rate: 0 is out of range "
+		   "(1 to 100000)");
+	expect_err("global = { private_key = \"/k\";\n"
+		   " hello_burst = 100001; };",
+		   "test.conf:2: global.hello_burst: 100001 is out of range "
+		   "(1 to 100000)");
 	expect_err("global = { private_key = \"/k\";\n"
 		   " listen = [ \"0.0.0.0\", \"::\", \"192.0.2.300\" ]; };",
 		   "test.conf:2: global.listen.[2]: \"192.0.2.300\" is not an "

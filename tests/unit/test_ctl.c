@@ -468,6 +468,46 @@ static void test_status(void)
 	ctl_buf_free(&b);
 }
 
+/* The daemon-wide "dos" object after "tunnels": byte for byte, and a
+ * client reads the tunnels of such a reply as before. */
+static void test_status_dos(void)
+{
+	struct ctl_status st[2], *back;
+	struct ctl_dos dos = {
+		.half_open = 1, .cookie_threshold = 2, .hellos = 3,
+		.hellos_processed = 4, .hellos_rate_limited = 5,
+		.hellos_dropped = 6, .cookies_sent = 7, .cookies_valid = 8,
+		.cookies_invalid = 9, .cookies_received = 10,
+		.cookies_ignored = 11, .unknown_source = 12,
+		.rate_sources = 13, .rate_evictions = 14,
+	};
+	static const char want_tail[] =
+		"]," "\"dos\":{\"half_open\":1,\"cookie_threshold\":2,"
+		"\"hellos\":3,\"hellos_processed\":4,"
+		"\"hellos_rate_limited\":5,\"hellos_dropped\":6,"
+		"\"cookies_sent\":7,\"cookies_valid\":8,"
+		"\"cookies_invalid\":9,\"cookies_received\":10,"
+		"\"cookies_ignored\":11,\"unknown_source\":12,"
+		"\"rate_sources\":13,\"rate_evictions\":14}}\n";
+	struct ctl_buf b;
+	char err[CTL_ERR_MAX];
+	size_t n = 0, wl = strlen(want_tail);
+
+	sample_status(st);
+	ctl_buf_init(&b, 1 << 20);
+	ctl_status_reply_dos(&b, st, 2, &dos);
+	CHECK(b.len > wl && strcmp(b.p + b.len - wl, want_tail) == 0);
+	/* Up to the tunnels' closing bracket, the plain reply. */
+	CHECK(strncmp(b.p, status_json_want, b.len - wl) == 0);
+	CHECK(ctl_status_reply_parse(b.p, b.len - 1, &back, &n, err,
+				     sizeof(err)) == 0);
+	CHECK(n == 2);
+	if (n == 2)
+		CHECK(back[1].state == CTL_STATE_CONNECTING);
+	free(back);
+	ctl_buf_free(&b);
+}
+
 static void test_status_refuse(void)
 {
 	static const struct {
@@ -1183,6 +1223,7 @@ int main(int argc, char **argv)
 	test_request_refuse();
 	test_run("status: JSON and table", test_status);
 	test_run("status: refused replies", test_status_refuse);
+	test_run("status: dos counters", test_status_dos);
 	test_run("replies and events", test_replies_events);
 	test_run("server: listen, accept, limits, stale socket", test_listen);
 	test_run("server: refused socket paths", test_listen_refuse);

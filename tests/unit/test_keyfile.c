@@ -240,6 +240,11 @@ static void test_load_refusals(void)
 	expect_refused(path, "mode 0640");
 	write_file("0602.key", line, strlen(line), 0602, path, sizeof(path));
 	expect_refused(path, "mode 0602");
+	/* World-readable alone, and group-writable alone. */
+	write_file("0604.key", line, strlen(line), 0604, path, sizeof(path));
+	expect_refused(path, "mode 0604 gives access to group or others");
+	write_file("0620.key", line, strlen(line), 0620, path, sizeof(path));
+	expect_refused(path, "mode 0620");
 
 	/* A symlink to a good file is refused. */
 	write_file("good.key", line, strlen(line), 0600, target,

@@ -160,7 +160,7 @@ static int op_out_del(void *ctx, uint32_t spi)
 
 static const struct tunnel_ops ops_tmpl = {
 	NULL,	       op_send,	      op_alloc_spi, op_in_add,
-	op_in_del,     op_out_switch, op_out_del,
+	op_in_del,     op_out_switch, op_out_del,    NULL,
 };
 
 static const uint8_t params[] = { 0xf0, 0xe0, 0x02, 0x01, 0x02 };
@@ -1234,6 +1234,45 @@ static void test_resume(void)
 	}
 }
 
+/* Both daemons die while a rekey's EPOCH_ACK is lost (the committer's
+ * state is staged, the peer's applied) and come back one after the other:
+ * each sends RESUME; the peer's "equal" answer needs the applied commit's
+ * hash from its state file. */
+static void test_resume_both(void)
+{
+	for (int i = 0; i < 2; i++) {
+		struct pair p;
+		struct codec_writer w[2];
+		uint64_t e;
+
+		test_begin("resume both, %s committed",
+			   i ? "responder" : "initiator");
+		codec_writer_init_dynamic(&w[0], 1 << 20);
+		codec_writer_init_dynamic(&w[1], 1 << 20);
+		if (!pair_init(&p, 1, false) || !handshake(&p))
+			goto next;
+		e = tunnel_epoch(p.s[0].t);
+		if (!CHECK_OK(tunnel_rekey(p.s[i].t, p.now)) ||
+		    !save(&p, i, &w[i]) || !CHECK_OK(pump_one(&p)) ||
+		    !save(&p, !i, &w[!i]))
+			goto next;
+		drop_one(&p); /* the EPOCH_ACK */
+		if (!crash_and_resume(&p, !i, &w[!i]) ||
+		    !crash_and_resume(&p, i, &w[i]))
+			goto next;
+		pump(&p, false);
+		advance(&p, 20000);
+		if (in_step(&p))
+			CHECK(tunnel_epoch(p.s[0].t) >= e + 2);
+		CHECK(p.s[0].k.n_in == 1 && p.s[1].k.n_in == 1);
+	next:
+		codec_writer_free(&w[0]);
+		codec_writer_free(&w[1]);
+		pair_free(&p);
+		test_end();
+	}
+}
+
 /* Twenty restarts in a row, alternating sides, each resumed at once. */
 static void test_resume_many(void)
 {
@@ -1351,6 +1390,7 @@ int main(int argc, char **argv)
 	test_run("close", test_close);
 	test_run("backoff", test_backoff);
 	test_resume();
+	test_resume_both();
 	test_run("resume_many", test_resume_many);
 	test_run("resume_refused", test_resume_refused);
 	return test_main_end(argv[0]);

@@ -584,6 +584,42 @@ static void test_timeout(void)
 	wire_datagrams_free(&a);
 }
 
+/* wire_reasm_has and wire_reasm_count: what the daemon asks before it
+ * lets a fragment other than the first of a HELLO in under load. */
+static void test_has_count(void)
+{
+	struct wire_limits l;
+	struct wire_reasm ra;
+	struct wire_datagrams a, b;
+	struct wire_message m;
+	struct wire_header h = { .type = WIRE_HELLO, .flags = WIRE_F_INITIATOR,
+				 .isid = 9, .msg_id = 0 };
+	struct wire_header other = h;
+	static uint8_t msg[3000];
+
+	wire_limits_default(&l);
+	CHECK_OK(wire_reasm_init(&ra, &l));
+	CHECK_OK(wire_fragment(&l, &h, msg, sizeof(msg), &a));
+	CHECK_OK(wire_fragment(&l, &(struct wire_header){ .type = WIRE_COMMIT,
+		.isid = 1, .rsid = 2, .msg_id = 1 }, msg, sizeof(msg), &b));
+	other.frag_count = 3;
+	CHECK(!wire_reasm_has(&ra, &other));
+	CHECK_EQ_U64(wire_reasm_count(&ra, WIRE_HELLO), 0);
+	CHECK_OK(feed(&ra, &a, 0, 0, &m));
+	CHECK_OK(feed(&ra, &b, 0, 0, &m));
+	CHECK(wire_reasm_has(&ra, &other));
+	CHECK_EQ_U64(wire_reasm_count(&ra, WIRE_HELLO), 1);
+	CHECK_EQ_U64(wire_reasm_count(&ra, WIRE_COMMIT), 1);
+	other.msg_id = 1;
+	CHECK(!wire_reasm_has(&ra, &other));
+	other.msg_id = 0;
+	other.isid = 10;
+	CHECK(!wire_reasm_has(&ra, &other));
+	wire_reasm_free(&ra);
+	wire_datagrams_free(&a);
+	wire_datagrams_free(&b);
+}
+
 static void test_inconsistent(void)
 {
 	struct wire_limits l, l2;
@@ -1029,6 +1065,7 @@ int main(int argc, char **argv)
 	test_run("limits", test_limits);
 	test_run("feed_refusals", test_feed_refusals);
 	test_run("timeout", test_timeout);
+	test_run("has_count", test_has_count);
 	test_run("inconsistent", test_inconsistent);
 	test_run("retransmit_schedule", test_retransmit_schedule);
 	test_run("pending_and_match", test_pending_and_match);
