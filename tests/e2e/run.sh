@@ -12,7 +12,8 @@
 #        root). SANBUILD: a sanitizer tree (build/asan) whose daemon tests
 #        (test_daemon*) run again after BUILD's programs, with
 #        ASAN_OPTIONS/UBSAN_OPTIONS that make any report fatal; their
-#        logs go to LOGDIR/sanitizer.
+#        logs go to LOGDIR/sanitizer. E2E_SAN_SKIP: programs left out of
+#        that pass (default test_daemon_erasure).
 # Before the programs, site1 must reach site2 in the clear (a check of the
 # topology itself, counted as one test).
 #
@@ -58,17 +59,19 @@ for dst in 203.0.113.2 2001:db8:2::2; do
 done
 
 # One pass: every built BUILD/tests/e2e/PATTERN that still has its source
+# (but the programs named in SKIP, a space-separated list)
 # (args: site1 gw1 gw2 site2), through tests/run.sh with logs in LOGDIR;
 # prints each program's output and the runner's lines and adds the
 # runner's total to tp, tf, ts.
 tp=0 tf=0 ts=
 run_pass() {
-	pb=$1 plog=$2 pat=$3
+	pb=$1 plog=$2 pat=$3 skip=${4:-}
 	mkdir -p "$plog"
 	cmds=
 	n=0
 	for b in "$pb"/tests/e2e/$pat; do
 		[ -x "$b" ] && [ -f "tests/e2e/$(basename "$b").c" ] || continue
+		case " $skip " in *" $(basename "$b") "*) continue ;; esac
 		n=$((n + 1))
 		cmds="$cmds$b
 "
@@ -139,7 +142,12 @@ if [ -n "$sanbuild" ]; then
 	export NETEM_REKEYS="${NETEM_REKEYS:-25}"
 	export PORT_REKEYS="${PORT_REKEYS:-20}"
 	export RESTARTS="${RESTARTS:-8}"
-	run_pass "$sanbuild" "$logdir/sanitizer" 'test_daemon*'
+	# Not there: test_daemon_erasure (it needs the keyscan build of
+	# epochd next to its tree and scans core dumps, which ASan's shadow
+	# memory makes huge).
+	skip=${E2E_SAN_SKIP-test_daemon_erasure}
+	echo "e2e: sanitizer pass skips: ${skip:-nothing}"
+	run_pass "$sanbuild" "$logdir/sanitizer" 'test_daemon*' "$skip"
 	echo "e2e: sanitizer pass $(($(date +%s) - ts0)) s"
 fi
 if [ "$topo_ok" = 1 ]; then
