@@ -172,11 +172,12 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(TESTLIB_OBJ) $(LIBDAEMON) \
 E2E_XFRM_BIN := $(BUILD)/tests/e2e/test_xfrm_host
 all: $(E2E_XFRM_BIN)
 
-$(BUILD)/tests/e2e/%: $(BUILD)/obj/tests/e2e/%.o $(TESTLIB_OBJ) $(LIBXFRM) \
-		$(LIBPROTO)
+$(BUILD)/tests/e2e/%: $(BUILD)/obj/tests/e2e/%.o $(TESTLIB_OBJ) \
+		$(LIBDAEMON) $(LIBXFRM) $(LIBPROTO)
 	@mkdir -p $(dir $@)
 	@[ "$(V)" != 0 ] || echo "  LD  $@"
-	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(MNL_LIBS) $(LDLIBS)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(CONFIG_LIBS) $(MNL_LIBS) \
+		$(LDLIBS)
 
 $(CT_BIN): $(BUILD)/obj/tests/ct/ct_mlkem.o $(TESTLIB_OBJ) $(LIBPROTO)
 	@mkdir -p $(dir $@)
@@ -222,11 +223,14 @@ ubsan: deps-npm
 # Everything CI runs, as one run with one total line; the end-to-end ESP
 # tests (check-e2e, below) are one command of it, their sum counted in.
 # The libFuzzer targets run FUZZ_SMOKE_SECONDS each (fuzzing section).
+# The e2e command gets build/asan as a second tree: in the same VM boot the
+# daemon tests (test_daemon*) run again with the ASan+UBSan epochd,
+# epochctl and test programs (tests/e2e/run.sh).
 check: all deps-npm $(if $(wildcard daemon/epochd.c),keyscan)
 	$(Q)$(MAKE) --no-print-directory BUILD=build/asan SAN=$(SAN_FLAGS_ASAN) tests-build
 	$(Q)$(RUNNER) $(UNIT_CMDS) $(CHECK_SCRIPTS) \
 		$(patsubst $(BUILD)/%,build/asan/%,$(UNIT_CMDS)) \
-		$(FUZZ_SMOKE) "$(E2E_CHECK)"
+		$(FUZZ_SMOKE) "$(E2E_CHECK) build/asan"
 
 # Long runs: the 1,000,000-case ML-KEM accumulated test (a few minutes).
 check-long: all
@@ -378,8 +382,12 @@ $(filter $(BUILD)/tests/e2e/test_daemon%,$(E2E_BIN)): \
 
 .PHONY: check-e2e vm-assets
 
-# (Not in the sanitizer trees: check-e2e runs the normal build's programs.)
-all: $(if $(SAN),,$(E2E_BIN))
+# The sanitizer trees build the daemon tests (and udpflow, which they
+# run) only: make check runs those a second time under ASan+UBSan
+# (tests/e2e/run.sh's second tree); the pure-kernel tests are not run
+# there.
+E2E_DAEMON_BIN := $(filter $(BUILD)/tests/e2e/test_daemon%,$(E2E_BIN))
+all: $(if $(SAN),$(E2E_DAEMON_BIN) $(BUILD)/tests/e2e/udpflow,$(E2E_BIN))
 
 # Helpers built by the same rule but not run as tests: udpflow (the traffic
 # of test_rollover) and bench_xfrm (make bench-xfrm: the XFRM figures where
@@ -434,6 +442,13 @@ keyscan: deps
 
 check-e2e: all keyscan
 	$(Q)$(E2E_CHECK)
+
+# check-e2e plus the daemon tests under ASan+UBSan in the same VM boot (what
+# make check runs).
+.PHONY: check-e2e-asan
+check-e2e-asan: all keyscan
+	$(Q)$(MAKE) --no-print-directory BUILD=build/asan SAN=$(SAN_FLAGS_ASAN) tests-build
+	$(Q)$(E2E_CHECK) build/asan
 
 # make demo: two epochd, one X-Wing tunnel, a ping and a rekey, shown step
 # by step (netns/demo.sh; in the VM when the kernel lacks ESP). Root.

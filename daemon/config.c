@@ -4,6 +4,7 @@
  * ("global.port", "tunnels.[0].remote", "tunnels.[0].local_ts.[1]").
  */
 #include "daemon/config.h"
+#include "daemon/keyfile.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -544,6 +545,7 @@ static int load_global(const struct loader *l, const config_setting_t *root,
 			    "missing required setting \"private_key\"");
 	if (get_path(l, s, sub, false, g->private_key) != 0)
 		return -1;
+	g->private_key_line = line_of(s);
 	if ((s = member(gs, "state_dir", path, sub)) &&
 	    get_path(l, s, sub, false, g->state_dir) != 0)
 		return -1;
@@ -1487,4 +1489,17 @@ void config_diff_free(struct config_diff *d)
 		return;
 	free(d->entries);
 	memset(d, 0, sizeof(*d));
+}
+
+int config_load_key(const struct config *c, uint8_t sk[32], uint8_t pk[32],
+		    char *err, size_t errlen)
+{
+	char why[512];
+
+	if (keyfile_load(c->global.private_key, sk, pk, why,
+			 sizeof(why)) == 0)
+		return 0;
+	errmsg_set(err, errlen, "%s:%u: global.private_key: %s", c->source,
+		   c->global.private_key_line, why);
+	return -1;
 }

@@ -124,6 +124,7 @@ struct config_global {
 	size_t n_listen;            /* default: 0.0.0.0 and :: */
 	uint16_t port;
 	char private_key[CONFIG_PATH_MAX];
+	unsigned private_key_line;  /* of the setting, for messages */
 	char state_dir[CONFIG_PATH_MAX];
 	char control_socket[CONFIG_PATH_MAX];
 	char pid_file[CONFIG_PATH_MAX]; /* "": none (the default) */
@@ -157,6 +158,11 @@ int config_load_string(const char *text, size_t len, const char *name,
 		       struct config *out, char *err, size_t errlen);
 /* Frees and zeroes; safe on a zeroed struct and twice. */
 void config_free(struct config *c);
+/* keyfile_load of global.private_key; a refusal (missing, unreadable,
+ * group or world readable, malformed) is reported as
+ * "FILE:LINE: global.private_key: <keyfile's message>". */
+int config_load_key(const struct config *c, uint8_t sk[32], uint8_t pk[32],
+		    char *err, size_t errlen);
 
 /* Checks the invariants of a loaded struct (ranges, address families,
  * unique names and reqids, resolved roles): 0 or -1 with a message. Every

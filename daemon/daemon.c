@@ -622,6 +622,7 @@ static int op_send(void *ctx, enum tunnel_msg type, bool response,
 	const struct sockaddr_storage *to = &dt->peer_sa;
 	socklen_t tolen = dt->peer_sa_len;
 	uint8_t dig[32];
+	size_t n_dg;
 	int rc;
 
 	memset(&h, 0, sizeof(h));
@@ -688,6 +689,7 @@ static int op_send(void *ctx, enum tunnel_msg type, bool response,
 
 		send_dgram(dt, to, tolen, p, l);
 	}
+	n_dg = dg.count; /* dg may move to dt->resp */
 	if (response && type != TUNNEL_MSG_WELCOME) {
 		wire_datagrams_free(&dt->resp);
 		dt->resp = dg;
@@ -698,7 +700,7 @@ static int op_send(void *ctx, enum tunnel_msg type, bool response,
 	log_msg(CONFIG_LOG_DEBUG, dt->cfg.name,
 		"sent %s%s id %u, %zu bytes in %zu datagrams",
 		wire_type_name(type), response ? " response" : "", h.msg_id,
-		len, dg.count);
+		len, n_dg);
 	wire_datagrams_free(&dg);
 	return EPOCH_OK;
 }
@@ -2305,7 +2307,7 @@ int daemon_check_config(const char *path, char *err, size_t errlen)
 	if (config_load_file(path ? path : CONFIG_DEFAULT_PATH, &c, err,
 			     errlen) < 0)
 		return -1;
-	rc = keyfile_load(c.global.private_key, sk, pk, err, errlen);
+	rc = config_load_key(&c, sk, pk, err, errlen);
 	crypto_wipe(sk, sizeof(sk));
 	config_free(&c);
 	return rc;
@@ -2339,8 +2341,7 @@ int daemon_open(struct daemon **out, const struct daemon_opts *o, char *err,
 	/* Only the network process returns (docs/privsep.md). */
 	if (psep_start(&d->ps, &d->cfg, d->config_path, err, errlen) < 0)
 		goto fail;
-	if (keyfile_load(d->cfg.global.private_key, d->sk, d->pk, err,
-			 errlen) < 0)
+	if (config_load_key(&d->cfg, d->sk, d->pk, err, errlen) < 0)
 		goto fail;
 	key_public_encode(d->pk, d->pk_b64);
 	wire_limits_default(&d->lim);

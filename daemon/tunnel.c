@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "daemon/tunnel.h"
+#include "daemon/tunnel_int.h"
 #include "proto/crypto.h"
 
 #define MAX_OLD_IN 8 /* old inbound SAs inside their grace period */
@@ -1469,3 +1470,8 @@ const struct mls_group *tunnel_test_group(const struct tunnel *t)
 	return t->g;
 }
 #endif
+
+struct mls_group *tunnel_group_int(struct tunnel *t)
+{
+	return t ? t->g : NULL;
+}

@@ -5,11 +5,15 @@
 # tests' output and ends with the summed "N passed, N failed" line; a VM
 # that fails to report (no marker, timeout) is counted as one more failure.
 #
-# usage: tests/e2e/check-e2e.sh [BUILD]   (run from the tree's root, as root)
-# environment: E2E_VM=1 forces the VM, E2E_TIMEOUT (seconds, default 1800)
+# usage: tests/e2e/check-e2e.sh [BUILD [SANBUILD]]   (run from the tree's
+#        root, as root). SANBUILD (make check: build/asan): its daemon
+#        tests run after BUILD's programs in the same run (tests/e2e/run.sh).
+# environment: E2E_VM=1 forces the VM, E2E_TIMEOUT (seconds, default 1800,
+#              2700 with SANBUILD)
 set -u
 build=${1:-build}
-tmo=${E2E_TIMEOUT:-1800}
+sanbuild=${2:-}
+tmo=${E2E_TIMEOUT:-$([ -n "$sanbuild" ] && echo 2700 || echo 1800)}
 logdir=$(pwd)/$build/test-logs/e2e
 out=$(pwd)/$build/test-logs/e2e-console.log
 
@@ -23,7 +27,8 @@ mkdir -p "$logdir"
 start=$(date +%s)
 if [ "${E2E_VM:-0}" != 1 ] && netns/probe-esp.sh -v; then
 	echo "check-e2e: the running kernel does ESP; running here"
-	E2E_LOG_DIR=$logdir timeout -k 10 "$tmo" tests/e2e/run.sh "$build" \
+	E2E_LOG_DIR=$logdir timeout -k 10 "$tmo" \
+		tests/e2e/run.sh "$build" $sanbuild \
 		2>&1 | tee "$out"
 	rc=$(cat "$logdir/.rc" 2>/dev/null || echo 1)
 	where=host
@@ -36,7 +41,7 @@ else
 	fi
 	E2E_LOG_DIR=$logdir VM_ENV="E2E_LOG_DIR TEST_VERBOSE" \
 		VM_TIMEOUT=$tmo netns/vm.sh -o "$logdir" \
-		"$(pwd)/tests/e2e/run.sh" "$build" 2>&1 | tee "$out"
+		"$(pwd)/tests/e2e/run.sh" "$build" $sanbuild 2>&1 | tee "$out"
 	rc=$(cat "$logdir/.rc" 2>/dev/null || echo 1)
 	where="VM ($(cat "$build/vm/kernel-version" 2>/dev/null))"
 fi

@@ -371,6 +371,7 @@ bool dh_alive(struct dh_env *e, int gw)
 		       e->ns_gw[gw], WIFEXITED(st) ? "status" : "signal",
 		       WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
 		d->pid = -1;
+		dh_san_reports(e, gw);
 		return false;
 	}
 	return true;
@@ -576,6 +577,31 @@ void dh_kill9(struct dh_env *e, int gw)
 	children_wait(e, gw, c, nc);
 }
 
+/* Sanitizer reports (ASan, LeakSanitizer, UBSan) anywhere in the log. */
+static const char *const san_marks[] = {
+	"ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:",
+};
+
+int dh_san_reports(struct dh_env *e, int gw)
+{
+	char line[2048];
+	FILE *f = fopen(e->d[gw].log, "r");
+	int n = 0;
+
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		for (size_t i = 0; i < sizeof(san_marks) / sizeof(*san_marks);
+		     i++)
+			if (strstr(line, san_marks[i])) {
+				if (n++ < 5)
+					printf("  harness: %s: %s",
+					       e->d[gw].log, line);
+			}
+	fclose(f);
+	return n;
+}
+
 void dh_stop_both_checked(struct dh_env *e)
 {
 	for (int gw = 0; gw < 2; gw++) {
@@ -588,6 +614,7 @@ void dh_stop_both_checked(struct dh_env *e)
 		if (!CHECK(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0))
 			printf("  epochd in %s: wait status %d\n",
 			       e->ns_gw[gw], st);
+		CHECK(dh_san_reports(e, gw) == 0);
 		/* SIGTERM: its SAs and policies are gone, the socket too. */
 		if (CHECK(dh_sas(e, gw, &s) >= 0))
 			CHECK(s.n_in + s.n_out + s.n_other == 0);

@@ -104,6 +104,11 @@ int dh_stop(struct dh_env *e, int gw);
 /* Stops both and checks they exited 0 and left no SA or policy of the
  * automatic reqid range. */
 void dh_stop_both_checked(struct dh_env *e);
+/* Lines of daemon gw's whole log (every run) with a sanitizer report
+ * (ASan, LeakSanitizer, UBSan "runtime error:"); the first few are
+ * printed. dh_stop_both_checked checks there are none, and dh_alive
+ * prints them when it finds the daemon dead. */
+int dh_san_reports(struct dh_env *e, int gw);
 /* SIGKILL, reaped; returns once its network process (privilege
  * separation) is gone too. */
 void dh_kill9(struct dh_env *e, int gw);

@@ -456,5 +456,7 @@ int main(int argc, char **argv)
 		       (unsigned long long)stalls);
 		fflush(stdout);
 	}
+	free(f.seen);
+	free(f.buf);
 	return 0;
 }

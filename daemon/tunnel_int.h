@@ -1,0 +1,15 @@
+/* Test access to daemon/tunnel.c: the tunnel's current MLS group, so that
+ * an end-to-end test acting as a peer can build hostile commits with the
+ * group's real keys (proto/mls_group_int.h). Not part of the API; nothing
+ * outside tests/ includes this. */
+#ifndef EPOCHD_TUNNEL_INT_H
+#define EPOCHD_TUNNEL_INT_H
+
+#include "daemon/tunnel.h"
+
+struct mls_group;
+
+/* The current group (NULL before the handshake). */
+struct mls_group *tunnel_group_int(struct tunnel *t);
+
+#endif
