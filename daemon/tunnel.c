@@ -713,6 +713,21 @@ static int switch_session(struct tunnel *t, const uint8_t *msg, size_t len,
 	return rc;
 }
 
+static void tear_down(struct tunnel *t);
+static void schedule_restart(struct tunnel *t, uint64_t now);
+
+/* The group has moved to the new epoch but the kernel refused one of its
+ * SAs (rows 10, 12, 25): the two sides can no longer agree on SAs, so the
+ * tunnel goes down as in row 16 and the initiator starts a new handshake.
+ * Nothing else would end it: the peer's retransmissions belong to an epoch
+ * we have left. */
+static int kernel_refused(struct tunnel *t, int rc, uint64_t now)
+{
+	tear_down(t);
+	schedule_restart(t, now);
+	return rc;
+}
+
 /* Rows 7, 10, 11, 14, 15, 22: the peer's commit. */
 static int on_commit(struct tunnel *t, const uint8_t *msg, size_t len,
 		     uint64_t now)
@@ -760,7 +775,11 @@ static int on_commit(struct tunnel *t, const uint8_t *msg, size_t len,
 		request_clear(t);
 		t->state = TUNNEL_ESTABLISHED;
 	}
-	return rekeyed(t, msg, len, &r, now);
+	rc = rekeyed(t, msg, len, &r, now);
+	if (rc != EPOCH_OK && r.content_type == MLS_CONTENT_COMMIT &&
+	    r.ad_len == 4)
+		return kernel_refused(t, rc, now);
+	return rc;
 }
 
 /* Rows 8, 12: the peer acknowledged our staged commit. */
@@ -789,7 +808,8 @@ static int on_ack(struct tunnel *t, const uint8_t *msg, size_t len,
 		rc = t->ops.out_switch(t->ops.ctx, peer_spi, key,
 				       t->cfg.esp_key_len, t->spi_out);
 	crypto_wipe(key, sizeof(key));
-	GUARD(rc);
+	if (rc != EPOCH_OK)
+		return kernel_refused(t, rc, now);
 	GUARD(retire_in(t, t->spi_in, now));
 	t->spi_in = t->spi_staged;
 	t->spi_staged = 0;
@@ -951,7 +971,8 @@ static int resume_plus_two(struct tunnel *t, const uint8_t *msg, size_t len,
 	t->spi_staged = 0;
 	request_clear(t);
 	t->state = TUNNEL_ESTABLISHED;
-	return rekeyed(t, msg, len, &r, now);
+	rc = rekeyed(t, msg, len, &r, now);
+	return rc == EPOCH_OK ? rc : kernel_refused(t, rc, now);
 }
 
 /* Rows 24-26: a RESUME (the peer restarted). */

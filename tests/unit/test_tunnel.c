@@ -35,6 +35,7 @@ struct kern {
 	struct kern *peer;
 	unsigned violations;
 	bool down; /* tearing down on purpose: losses intended */
+	unsigned fail_adds; /* refuse this many inbound SA installs */
 	struct side *side;
 };
 
@@ -111,6 +112,10 @@ static int op_in_add(void *ctx, uint32_t spi, const uint8_t *key, size_t len)
 
 	if (len != KEY_LEN || k_find(k, spi) >= 0 || k->n_in == MAX_IN)
 		return EPOCH_ERR_INVALID_ARG;
+	if (k->fail_adds) {
+		k->fail_adds--;
+		return EPOCH_ERR_STATE;
+	}
 	k->in[k->n_in].spi = spi;
 	memcpy(k->in[k->n_in].key, key, KEY_LEN);
 	k->n_in++;
@@ -1372,6 +1377,33 @@ out:
 	pair_free(&p);
 }
 
+/* The kernel refuses the SA of a peer's commit that was already applied:
+ * the tunnel goes down (both sides then agree on nothing) and a new
+ * handshake brings it back, whichever side failed. */
+static void test_kernel_refuses(void)
+{
+	for (int i = 0; i < 2; i++) {
+		struct pair p;
+
+		test_begin("kernel refuses the new SA on the %s",
+			   i ? "responder" : "initiator");
+		if (!pair_init(&p, 1, false) || !handshake(&p))
+			goto next;
+		p.s[i].k.fail_adds = 1;
+		p.s[0].k.down = p.s[1].k.down = true;
+		if (!CHECK_OK(tunnel_rekey(p.s[!i].t, p.now)))
+			goto next;
+		CHECK(pump_one(&p) == EPOCH_ERR_STATE);
+		CHECK(tunnel_state(p.s[i].t) == TUNNEL_DOWN);
+		CHECK(p.s[i].k.n_in == 0 && !p.s[i].k.has_out);
+		advance(&p, 120000);
+		in_step(&p);
+	next:
+		pair_free(&p);
+		test_end();
+	}
+}
+
 int main(int argc, char **argv)
 {
 	(void)argc;
@@ -1389,6 +1421,7 @@ int main(int argc, char **argv)
 	test_run("newer_hello", test_newer_hello);
 	test_run("close", test_close);
 	test_run("backoff", test_backoff);
+	test_kernel_refuses();
 	test_resume();
 	test_resume_both();
 	test_run("resume_many", test_resume_many);
