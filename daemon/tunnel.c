@@ -658,6 +658,24 @@ out:
 	return rc;
 }
 
+/* EPOCH_ACK{spi} in the current epoch, the answer to request msg (kept
+ * for its duplicates). */
+static int ack_with_spi(struct tunnel *t, uint32_t spi, const uint8_t *msg,
+			size_t len)
+{
+	struct codec_writer w;
+	uint8_t spi_be[4];
+	int rc;
+
+	put32(spi_be, spi);
+	codec_writer_init_dynamic(&w, MSG_MAX);
+	rc = mls_group_encrypt(t->g, NULL, 0, spi_be, sizeof(spi_be), &w);
+	if (rc == EPOCH_OK)
+		rc = respond(t, TUNNEL_MSG_EPOCH_ACK, &w, msg, len);
+	codec_writer_free(&w);
+	return rc;
+}
+
 /* Row 22: the pending session's first COMMIT authenticated, so the peer
  * holds that KeyPackage's private keys: it restarted and lost every SA
  * of the current session (epochd flushes its reqid range on start), and
@@ -668,8 +686,7 @@ out:
 static int switch_session(struct tunnel *t, const uint8_t *msg, size_t len,
 			  const struct mls_received *r)
 {
-	struct codec_writer w;
-	uint8_t key[TUNNEL_ESP_KEY_MAX], spi_be[4];
+	uint8_t key[TUNNEL_ESP_KEY_MAX];
 	uint32_t peer_spi, spi;
 	int rc;
 
@@ -704,13 +721,7 @@ static int switch_session(struct tunnel *t, const uint8_t *msg, size_t len,
 	t->session++; /* before the EPOCH_ACK goes out */
 	t->state = TUNNEL_ESTABLISHED;
 	t->rekeys++;
-	put32(spi_be, spi);
-	codec_writer_init_dynamic(&w, MSG_MAX);
-	rc = mls_group_encrypt(t->g, NULL, 0, spi_be, sizeof(spi_be), &w);
-	if (rc == EPOCH_OK)
-		rc = respond(t, TUNNEL_MSG_EPOCH_ACK, &w, msg, len);
-	codec_writer_free(&w);
-	return rc;
+	return ack_with_spi(t, spi, msg, len);
 }
 
 static void tear_down(struct tunnel *t);
@@ -919,9 +930,7 @@ static int on_close(struct tunnel *t, bool response, const uint8_t *msg,
  * the peer only if its staged commit is the one we applied. */
 static int resume_ack_again(struct tunnel *t, const uint8_t *msg, size_t len)
 {
-	struct codec_writer w;
-	uint8_t spi_be[4], h[32];
-	int rc;
+	uint8_t h[32];
 
 	/* Nothing here authenticates the message (the group has moved
 	 * past its epoch): only the commit we applied, byte for byte, gets
@@ -929,13 +938,7 @@ static int resume_ack_again(struct tunnel *t, const uint8_t *msg, size_t len)
 	GUARD(crypto_hash(CRYPTO_SHA256, msg, len, h));
 	if (!t->have_applied || memcmp(h, t->applied, sizeof(h)) != 0)
 		return EPOCH_ERR_EPOCH;
-	put32(spi_be, t->spi_in);
-	codec_writer_init_dynamic(&w, MSG_MAX);
-	rc = mls_group_encrypt(t->g, NULL, 0, spi_be, sizeof(spi_be), &w);
-	if (rc == EPOCH_OK)
-		rc = respond(t, TUNNEL_MSG_EPOCH_ACK, &w, msg, len);
-	codec_writer_free(&w);
-	return rc;
+	return ack_with_spi(t, t->spi_in, msg, len);
 }
 
 /* Row 25 (+2): our staged commit, then the peer's, on a copy of the group

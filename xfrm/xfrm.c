@@ -1281,12 +1281,14 @@ static int pol_dump_cb(const struct nlmsghdr *nlh, void *data)
 	return 0;
 }
 
+static int sa_delete_except(struct xfrm_ctx *x, const uint32_t *keep,
+			    size_t n_keep, const char *op);
+
 int xfrm_flush(struct xfrm_ctx *x)
 {
 	_Alignas(8) char buf[XFRM_REQ_BUF];
 	char what[200], ext[160];
 	struct pol_list pl = { .lo = x->lo, .hi = x->hi };
-	struct sa_list sl;
 	struct nlmsghdr *nlh;
 	int count = 0, first = 0, rc;
 	size_t i;
@@ -1320,40 +1322,23 @@ int xfrm_flush(struct xfrm_ctx *x)
 	}
 	free(pl.v);
 
-	rc = sa_dump(x, &sl, ext);
-	if (rc) {
-		free(sl.v);
-		return fail(x, rc, NULL, ext, "flush: dump SAs");
-	}
-	for (i = 0; i < sl.n; i++) {
-		struct sa_ent *e = &sl.v[i];
-		struct xfrm_usersa_id *id;
+	if (first) {
+		/* The policy failure stays the one reported. */
+		char msg[sizeof(x->err)];
 
-		/* SPI 0: a larval SA of a failed ALLOCSPI; DELSA finds ESP
-		 * SAs by SPI only, so it stays until it expires. */
-		if (e->reqid < x->lo || e->reqid > x->hi || !e->spi)
-			continue;
-		nlh = xfrm_build_sa_id(buf, sizeof(buf), XFRM_MSG_DELSA,
-				       &e->dst, e->spi, e->mark, e->mark_mask);
-		if (!nlh)
-			continue;
-		id = mnl_nlmsg_get_payload(nlh);
-		id->proto = e->proto;
-		rc = talk(x, nlh, NULL, NULL, ext);
-		if (!rc) {
-			count++;
-			alloc_drop(x, &e->dst, e->spi);
-		} else if (rc != -ESRCH && !first) {
-			describe_sa(what, sizeof(what), "flush: delete",
-				    &e->dst, e->spi);
-			first = fail(x, rc, NULL, ext, what);
-		}
+		memcpy(msg, x->err, sizeof(msg));
+		sa_delete_except(x, NULL, 0, "flush");
+		memcpy(x->err, msg, sizeof(msg));
+		return first;
 	}
-	free(sl.v);
-	return first ? first : count;
+	rc = sa_delete_except(x, NULL, 0, "flush");
+	return rc < 0 ? rc : count + rc;
 }
 
-int xfrm_sa_prune(struct xfrm_ctx *x, const uint32_t *keep, size_t n_keep)
+/* Deletes the SAs of the context's reqid range whose SPI is not in keep:
+ * the number deleted, or the first failure (the rest still attempted). */
+static int sa_delete_except(struct xfrm_ctx *x, const uint32_t *keep,
+			    size_t n_keep, const char *op)
 {
 	_Alignas(8) char buf[XFRM_REQ_BUF];
 	char what[200], ext[160];
@@ -1361,17 +1346,19 @@ int xfrm_sa_prune(struct xfrm_ctx *x, const uint32_t *keep, size_t n_keep)
 	struct nlmsghdr *nlh;
 	int count = 0, first = 0, rc;
 
-	x->err[0] = 0;
 	rc = sa_dump(x, &sl, ext);
 	if (rc) {
 		free(sl.v);
-		return fail(x, rc, NULL, ext, "prune: dump SAs");
+		snprintf(what, sizeof(what), "%s: dump SAs", op);
+		return fail(x, rc, NULL, ext, what);
 	}
 	for (size_t i = 0; i < sl.n; i++) {
 		struct sa_ent *e = &sl.v[i];
 		struct xfrm_usersa_id *id;
 		bool kept = false;
 
+		/* SPI 0: a larval SA of a failed ALLOCSPI; DELSA finds ESP
+		 * SAs by SPI only, so it stays until it expires. */
 		if (e->reqid < x->lo || e->reqid > x->hi || !e->spi)
 			continue;
 		for (size_t k = 0; k < n_keep && !kept; k++)
@@ -1389,13 +1376,21 @@ int xfrm_sa_prune(struct xfrm_ctx *x, const uint32_t *keep, size_t n_keep)
 			count++;
 			alloc_drop(x, &e->dst, e->spi);
 		} else if (rc != -ESRCH && !first) {
-			describe_sa(what, sizeof(what), "prune: delete",
-				    &e->dst, e->spi);
+			char verb[32];
+
+			snprintf(verb, sizeof(verb), "%s: delete", op);
+			describe_sa(what, sizeof(what), verb, &e->dst, e->spi);
 			first = fail(x, rc, NULL, ext, what);
 		}
 	}
 	free(sl.v);
 	return first ? first : count;
+}
+
+int xfrm_sa_prune(struct xfrm_ctx *x, const uint32_t *keep, size_t n_keep)
+{
+	x->err[0] = 0;
+	return sa_delete_except(x, keep, n_keep, "prune");
 }
 
 /* ---- expiry listener ----------------------------------------------------- */

@@ -17,12 +17,45 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "proto/crypto.h"
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 /* Optional: how many pseudo-random inputs the replay driver (driver.c)
  * feeds this target when FUZZ_DRIVER_RUNS is not set (default 4000); for
  * a target whose every input is slow. libFuzzer ignores it. */
 extern const long fuzz_driver_runs;
+
+/* Deterministic randomness for targets that build real groups: SHA-256 in
+ * counter mode over a counter the target owns (reset it for independent
+ * inputs). Good enough keys for a fuzz harness, never for anything else.
+ * Use: static struct fuzz_stream st; const struct crypto_rng rng =
+ * { fuzz_stream_fill, &st }; */
+struct fuzz_stream {
+	uint8_t ctr[8];
+};
+
+static inline int fuzz_stream_fill(void *ctx, uint8_t *out, size_t n)
+{
+	struct fuzz_stream *st = ctx;
+	uint8_t block[32];
+
+	while (n) {
+		size_t k = n < sizeof(block) ? n : sizeof(block);
+		int rc = crypto_hash(CRYPTO_SHA256, st->ctr, sizeof(st->ctr),
+				     block);
+
+		if (rc != EPOCH_OK)
+			return rc;
+		for (int i = 0; i < 8 && ++st->ctr[i] == 0; i++)
+			;
+		for (size_t i = 0; i < k; i++)
+			out[i] = block[i];
+		out += k;
+		n -= k;
+	}
+	return EPOCH_OK;
+}
 
 #define FUZZ_REQUIRE(cond)                                                  \
 	do {                                                                \

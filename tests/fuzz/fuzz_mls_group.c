@@ -23,33 +23,9 @@
 #include "proto/mls.h"
 #include "tests/fuzz/fuzz.h"
 
-struct stream {
-	uint8_t ctr[8];
-};
 
-static int stream_fill(void *ctx, uint8_t *out, size_t n)
-{
-	struct stream *st = ctx;
-	uint8_t block[32];
-
-	/* SHA-256 in counter mode over a fixed start: deterministic, and
-	 * good enough keys for a fuzz harness. */
-	while (n) {
-		size_t k = n < sizeof(block) ? n : sizeof(block);
-
-		GUARD(crypto_hash(CRYPTO_SHA256, st->ctr, sizeof(st->ctr),
-				  block));
-		for (int i = 0; i < 8 && ++st->ctr[i] == 0; i++)
-			;
-		memcpy(out, block, k);
-		out += k;
-		n -= k;
-	}
-	return EPOCH_OK;
-}
-
-static struct stream stream;
-static const struct crypto_rng rng = { stream_fill, &stream };
+static struct fuzz_stream stream;
+static const struct crypto_rng rng = { fuzz_stream_fill, &stream };
 static const struct mls_policy policy = { .now = 1800000000u };
 
 static struct {
