@@ -126,7 +126,7 @@ struct dtunnel {
 		enum tunnel_state state;
 		uint64_t epoch, session, isid, rsid;
 		uint32_t in, out, staged, id_block;
-		unsigned sent;
+		unsigned sealed;
 	} saved;
 	bool have_saved;
 	bool resumed;           /* up from a state file, not a handshake */
@@ -398,7 +398,7 @@ static void persist(struct dtunnel *dt, uint64_t now)
 	    dt->saved.out == tunnel_spi_out(dt->t) &&
 	    dt->saved.staged == tunnel_spi_staged(dt->t) &&
 	    dt->saved.id_block == dt->cur.next_id / ID_BLOCK &&
-	    dt->saved.sent == tunnel_messages_sent(dt->t))
+	    dt->saved.sealed == tunnel_messages_sealed(dt->t))
 		return;
 	h.reqid = dt->cfg.reqid;
 	h.isid = dt->cur.isid;
@@ -438,7 +438,7 @@ static void persist(struct dtunnel *dt, uint64_t now)
 	dt->saved.out = tunnel_spi_out(dt->t);
 	dt->saved.staged = tunnel_spi_staged(dt->t);
 	dt->saved.id_block = dt->cur.next_id / ID_BLOCK;
-	dt->saved.sent = tunnel_messages_sent(dt->t);
+	dt->saved.sealed = tunnel_messages_sealed(dt->t);
 }
 
 /* Compares the tunnel with what we saw last and reports the difference:
@@ -459,30 +459,24 @@ static void observe(struct dtunnel *dt, uint64_t now, const char *why)
 			"new session: the peer restarted");
 		was = false;
 	}
-	if (!was && is && dt->resumed) {
-		/* Adopted from the state file; the RESUME is on its way and
-		 * its EPOCH_ACK will show as a rekey (trigger resume). */
+	if (!was && is) {
+		/* A handshake, or adopted from the state file: then the
+		 * RESUME is on its way and its EPOCH_ACK will show as a rekey
+		 * (trigger resume). */
+		bool resumed = dt->resumed;
+
 		dt->resumed = false;
-		dt->last_trigger = CTL_TRIGGER_RESUME;
-		dt->pending_trigger = CTL_TRIGGER_RESUME;
+		dt->last_trigger = resumed ? CTL_TRIGGER_RESUME :
+					     CTL_TRIGGER_HANDSHAKE;
+		dt->pending_trigger = resumed ? CTL_TRIGGER_RESUME :
+						CTL_TRIGGER_PEER;
 		dt->last_rekey = wall_s();
 		schedule_rekey(dt, now);
 		log_msg(CONFIG_LOG_INFO, name,
-			"up (resumed): epoch %llu from the state file, spi in "
-			"0x%08x out 0x%08x, suite %s, esp %s, peer %s",
-			(unsigned long long)e, in, out,
-			config_suite_name(dt->cfg.suite),
-			config_esp_name(dt->cfg.esp), dt->peer_str);
-		event(dt, CTL_EVENT_UP, NULL);
-	} else if (!was && is) {
-		dt->last_trigger = CTL_TRIGGER_HANDSHAKE;
-		dt->pending_trigger = CTL_TRIGGER_PEER;
-		dt->last_rekey = wall_s();
-		schedule_rekey(dt, now);
-		log_msg(CONFIG_LOG_INFO, name,
-			"up: epoch %llu, spi in 0x%08x out 0x%08x, suite %s, "
-			"esp %s, peer %s",
-			(unsigned long long)e, in, out,
+			"up%s: epoch %llu%s, spi in 0x%08x out 0x%08x, suite "
+			"%s, esp %s, peer %s",
+			resumed ? " (resumed)" : "", (unsigned long long)e,
+			resumed ? " from the state file" : "", in, out,
 			config_suite_name(dt->cfg.suite),
 			config_esp_name(dt->cfg.esp), dt->peer_str);
 		event(dt, CTL_EVENT_UP, NULL);
@@ -1106,6 +1100,10 @@ static int try_resume(struct dtunnel *dt, uint64_t now)
 				"damaged");
 		goto fresh;
 	}
+	/* The saved session: RESUME (or a CLOSE, below) goes out in it. */
+	dt->cur.isid = h.isid;
+	dt->cur.rsid = h.rsid;
+	dt->cur.next_id = h.next_id;
 	n_keep = 0;
 	keep[n_keep++] = tunnel_spi_in(dt->t);
 	keep[n_keep++] = tunnel_spi_out(dt->t);
@@ -1140,9 +1138,6 @@ static int try_resume(struct dtunnel *dt, uint64_t now)
 			"new handshake",
 			(unsigned long long)tunnel_epoch(dt->t), missing);
 		/* The peer hears CLOSE and starts over too. */
-		dt->cur.isid = h.isid;
-		dt->cur.rsid = h.rsid;
-		dt->cur.next_id = h.next_id;
 		tunnel_down(dt->t);
 		memset(&dt->cur, 0, sizeof(dt->cur));
 		goto fresh;
@@ -1162,11 +1157,9 @@ static int try_resume(struct dtunnel *dt, uint64_t now)
 		log_msg(CONFIG_LOG_ERROR, name, "cannot install policies: %s",
 			psep_error(dt->x));
 		tunnel_down(dt->t);
+		memset(&dt->cur, 0, sizeof(dt->cur));
 		goto fresh;
 	}
-	dt->cur.isid = h.isid;
-	dt->cur.rsid = h.rsid;
-	dt->cur.next_id = h.next_id;
 	dt->resumed = true;
 	rc = tunnel_resume(dt->t, now);
 	if (rc < 0)

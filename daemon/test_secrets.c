@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "daemon/log.h"
+#include "daemon/tunnel_int.h"
 #include "proto/mls_group.h"
 #include "proto/mls_group_int.h"
 
@@ -49,7 +50,7 @@ static void put(void *ctx, const char *what, const uint8_t *p, size_t n)
 void test_secrets_record(const char *name, const struct tunnel *t)
 {
 	const char *path = getenv(TEST_SECRETS_ENV);
-	const struct mls_group *g = tunnel_test_group(t);
+	const struct mls_group *g = tunnel_group_int(t);
 	struct rec r = { .name = name };
 
 	if (!path || !*path || !g)

@@ -36,7 +36,7 @@ struct tunnel {
 	uint8_t *last_req, *last_resp;
 	size_t last_req_len, last_resp_len;
 	enum tunnel_msg last_resp_type;
-	unsigned retransmissions, rekeys, collisions, sent;
+	unsigned retransmissions, rekeys, collisions, sealed;
 	bool collided;       /* row 14 counted for the outstanding commit */
 	uint64_t last_alive; /* last sign of the peer */
 	uint64_t restart_at; /* initiator, DOWN after losing the peer */
@@ -124,12 +124,19 @@ static int keep_copy(const uint8_t *src, size_t n, uint8_t **p, size_t *len)
 	return EPOCH_OK;
 }
 
-/* Every message goes out here (counted: tunnel_messages_sent). */
 static int tsend(struct tunnel *t, enum tunnel_msg type, bool response,
 		 const uint8_t *msg, size_t len)
 {
-	t->sent++;
 	return t->ops.send(t->ops.ctx, type, response, msg, len);
+}
+
+/* Every application message is encrypted here (counted:
+ * tunnel_messages_sealed). */
+static int seal(struct tunnel *t, struct mls_group *g, const uint8_t *pt,
+		size_t len, struct codec_writer *w)
+{
+	t->sealed++;
+	return mls_group_encrypt(g, NULL, 0, pt, len, w);
 }
 
 /* The save point before a message that lets the peer move on. */
@@ -409,6 +416,7 @@ static int commit_with_spi(struct tunnel *t, enum tunnel_msg type,
 	put32(ad, spi);
 	codec_writer_init_dynamic(&w, MSG_MAX);
 	GUARD_GOTO(rc, mls_group_commit(t->g, &o, &w), out);
+	t->sealed++;
 	rc = esp_key(t, t->g, true, in_dir_i2r(t), spi, key);
 	if (rc == EPOCH_OK)
 		rc = t->ops.sa_in_add(t->ops.ctx, spi, key, t->cfg.esp_key_len);
@@ -581,6 +589,23 @@ static bool peek_content(const uint8_t *msg, size_t len, uint8_t ct)
 	return codec_read_u8(&r, &got) == EPOCH_OK && got == ct;
 }
 
+/* A copy of the tunnel's group (with or without a staged commit) to try
+ * a message on; the saved bytes in between are wiped. */
+static int group_copy(const struct tunnel *t, bool with_staged,
+		      struct mls_group **copy)
+{
+	struct codec_writer w;
+	int rc;
+
+	*copy = NULL;
+	codec_writer_init_dynamic(&w, MSG_MAX);
+	rc = mls_group_save_ex(t->g, with_staged, &w);
+	if (rc == EPOCH_OK)
+		rc = mls_group_load(copy, w.buf, w.len, t->cfg.member.rng);
+	codec_writer_free(&w);
+	return rc;
+}
+
 /* A peer's commit while one of ours is staged (rows 14, 15).
  * mls_group_process refuses it unread then, and discarding ours first
  * would let any message claiming the epoch cancel our rekey; so it is
@@ -591,7 +616,6 @@ static int process_beside_staged(struct tunnel *t, const uint8_t *msg,
 				 size_t len, struct mls_group **copy,
 				 struct mls_received *r)
 {
-	struct codec_writer w;
 	uint64_t epoch;
 	int rc;
 
@@ -600,11 +624,7 @@ static int process_beside_staged(struct tunnel *t, const uint8_t *msg,
 		return EPOCH_ERR_MALFORMED;
 	if (epoch != mls_group_epoch(t->g))
 		return EPOCH_ERR_EPOCH; /* not a competing commit */
-	codec_writer_init_dynamic(&w, MSG_MAX);
-	rc = mls_group_save(t->g, &w); /* without the staged commit */
-	if (rc == EPOCH_OK)
-		rc = mls_group_load(copy, w.buf, w.len, t->cfg.member.rng);
-	codec_writer_free(&w); /* wipes the saved secrets */
+	rc = group_copy(t, false, copy); /* without the staged commit */
 	if (rc == EPOCH_OK)
 		rc = mls_group_process(*copy, msg, len, r);
 	if (rc != EPOCH_OK) {
@@ -644,8 +664,7 @@ static int rekeyed(struct tunnel *t, const uint8_t *msg, size_t len,
 	t->spi_in = spi;
 	t->spi_out = peer_spi;
 	put32(spi_be, spi);
-	GUARD_GOTO(rc, mls_group_encrypt(t->g, NULL, 0, spi_be, sizeof(spi_be),
-					 &w), out);
+	GUARD_GOTO(rc, seal(t, t->g, spi_be, sizeof(spi_be), &w), out);
 	t->state = TUNNEL_ESTABLISHED;
 	t->rekeys++;
 	t->have_applied = crypto_hash(CRYPTO_SHA256, msg, len, t->applied) ==
@@ -669,7 +688,7 @@ static int ack_with_spi(struct tunnel *t, uint32_t spi, const uint8_t *msg,
 
 	put32(spi_be, spi);
 	codec_writer_init_dynamic(&w, MSG_MAX);
-	rc = mls_group_encrypt(t->g, NULL, 0, spi_be, sizeof(spi_be), &w);
+	rc = seal(t, t->g, spi_be, sizeof(spi_be), &w);
 	if (rc == EPOCH_OK)
 		rc = respond(t, TUNNEL_MSG_EPOCH_ACK, &w, msg, len);
 	codec_writer_free(&w);
@@ -868,7 +887,7 @@ static int on_keepalive(struct tunnel *t, bool response, const uint8_t *msg,
 		return EPOCH_OK;
 	}
 	codec_writer_init_dynamic(&w, MSG_MAX);
-	rc = mls_group_encrypt(t->g, NULL, 0, NULL, 0, &w);
+	rc = seal(t, t->g, NULL, 0, &w);
 	if (rc == EPOCH_OK)
 		rc = respond(t, TUNNEL_MSG_KEEPALIVE, &w, msg, len);
 	codec_writer_free(&w);
@@ -914,7 +933,7 @@ static int on_close(struct tunnel *t, bool response, const uint8_t *msg,
 		return EPOCH_ERR_MALFORMED;
 	/* Answered before the group goes; best effort, never repeated. */
 	codec_writer_init_dynamic(&w, MSG_MAX);
-	if (mls_group_encrypt(g, NULL, 0, NULL, 0, &w) == EPOCH_OK)
+	if (seal(t, g, NULL, 0, &w) == EPOCH_OK)
 		tsend(t, TUNNEL_MSG_CLOSE, true, w.buf, w.len);
 	codec_writer_free(&w);
 	tear_down(t);
@@ -949,14 +968,9 @@ static int resume_plus_two(struct tunnel *t, const uint8_t *msg, size_t len,
 {
 	struct mls_group *copy = NULL;
 	struct mls_received r;
-	struct codec_writer w;
 	int rc;
 
-	codec_writer_init_dynamic(&w, MSG_MAX);
-	rc = mls_group_save_ex(t->g, true, &w);
-	if (rc == EPOCH_OK)
-		rc = mls_group_load(&copy, w.buf, w.len, t->cfg.member.rng);
-	codec_writer_free(&w);
+	rc = group_copy(t, true, &copy);
 	if (rc == EPOCH_OK)
 		rc = mls_group_process(copy, msg, len, &r);
 	if (rc == EPOCH_OK && (r.content_type != MLS_CONTENT_COMMIT ||
@@ -1080,10 +1094,8 @@ int tunnel_down(struct tunnel *t)
 	if (t->g) {
 		/* Row 20: CLOSE once, in the current epoch; best effort. */
 		codec_writer_init_dynamic(&w, MSG_MAX);
-		if (mls_group_encrypt(t->g, NULL, 0, reason, sizeof(reason),
-				      &w) == EPOCH_OK)
-			tsend(t, TUNNEL_MSG_CLOSE, false, w.buf,
-				    w.len);
+		if (seal(t, t->g, reason, sizeof(reason), &w) == EPOCH_OK)
+			tsend(t, TUNNEL_MSG_CLOSE, false, w.buf, w.len);
 		codec_writer_free(&w);
 	}
 	tear_down(t);
@@ -1099,7 +1111,7 @@ static int keepalive_send(struct tunnel *t, uint64_t now)
 	int rc;
 
 	codec_writer_init_dynamic(&w, MSG_MAX);
-	rc = mls_group_encrypt(t->g, NULL, 0, NULL, 0, &w);
+	rc = seal(t, t->g, NULL, 0, &w);
 	if (rc == EPOCH_OK)
 		rc = request_send(t, TUNNEL_MSG_KEEPALIVE, w.buf, w.len,
 				  now);
@@ -1483,19 +1495,12 @@ int tunnel_sa_key(const struct tunnel *t, uint32_t spi, bool *in,
 	return esp_key(t, t->g, staged, i2r, spi, key);
 }
 
-unsigned tunnel_messages_sent(const struct tunnel *t)
+unsigned tunnel_messages_sealed(const struct tunnel *t)
 {
-	return t->sent;
+	return t->sealed;
 }
 
-#ifdef EPOCHD_TEST_SECRETS
-const struct mls_group *tunnel_test_group(const struct tunnel *t)
-{
-	return t->g;
-}
-#endif
-
-struct mls_group *tunnel_group_int(struct tunnel *t)
+struct mls_group *tunnel_group_int(const struct tunnel *t)
 {
 	return t ? t->g : NULL;
 }

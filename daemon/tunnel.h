@@ -235,11 +235,12 @@ int tunnel_resume(struct tunnel *t, uint64_t now_ms);
  * (it crashed between a kernel change and the next save). */
 int tunnel_sa_key(const struct tunnel *t, uint32_t spi, bool *in,
 		  uint8_t *key, size_t *len);
-/* Messages sent so far (every send, retransmissions included): the daemon
- * saves the state again when it changes, so that a restart does not reuse
- * an MLS generation it already used (RFC 9420 §6.3.1's reuse_guard is the
- * second line). */
-unsigned tunnel_messages_sent(const struct tunnel *t);
+/* MLS messages made so far (commits and encrypted application messages;
+ * not retransmissions, which resend the same bytes): the daemon saves the
+ * state again when this changes, so that a restart does not reuse an MLS
+ * generation it already used (RFC 9420 §6.3.1's reuse_guard is the second
+ * line). */
+unsigned tunnel_messages_sealed(const struct tunnel *t);
 /* The staged inbound SPI (REKEY_SENT; 0 otherwise) and the old inbound
  * SPIs still in their grace period (up to cap, returns how many). */
 uint32_t tunnel_spi_staged(const struct tunnel *t);
@@ -248,9 +249,5 @@ size_t tunnel_old_spis(const struct tunnel *t, uint32_t *spis, size_t cap);
 /* MLS-Exporter of the current epoch (tests compare both sides). */
 int tunnel_export(const struct tunnel *t, const char *label, uint8_t *out,
 		  size_t len);
-#ifdef EPOCHD_TEST_SECRETS
-/* Test build only (daemon/test_secrets.h): the current group, or NULL. */
-const struct mls_group *tunnel_test_group(const struct tunnel *t);
-#endif
 
 #endif
