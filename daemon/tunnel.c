@@ -1343,7 +1343,7 @@ static int load_checked(struct tunnel *t, struct codec_reader *r,
 	const uint8_t *gc, *peer;
 	size_t gc_len, peer_len, id_len;
 	const uint8_t *id;
-	struct codec_slice req;
+	struct codec_slice req, gs;
 
 	GUARD(codec_read_bytes(r, magic, sizeof(magic)));
 	if (memcmp(magic, save_magic, sizeof(magic)) != 0)
@@ -1360,12 +1360,9 @@ static int load_checked(struct tunnel *t, struct codec_reader *r,
 	for (size_t i = 0; i < n_old; i++)
 		GUARD(codec_read_u32(r, &old[i]));
 	GUARD(codec_read_u32(r, &glen));
-	if (glen > r->len - r->pos)
+	GUARD(codec_read_fixed(r, &gs, glen));
+	if (mls_group_load(g, gs.p, gs.len, t->cfg.member.rng) != EPOCH_OK)
 		return EPOCH_ERR_MALFORMED;
-	if (mls_group_load(g, r->buf + r->pos, glen, t->cfg.member.rng) !=
-	    EPOCH_OK)
-		return EPOCH_ERR_MALFORMED;
-	r->pos += glen;
 	GUARD(codec_read_vec(r, &req, MSG_MAX));
 	GUARD(codec_read_u8(r, &have_applied));
 	if (have_applied > 1)
