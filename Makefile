@@ -25,6 +25,8 @@ DEB_PKGS += qemu-system-x86 busybox-static kmod cpio iproute2 iputils-ping
 # The key erasure test (tests/e2e/test_daemon_erasure.c) dumps the daemons'
 # memory with gcore.
 DEB_PKGS += gdb
+# The spin model of the tunnel state machine (tests/model, issue 8).
+DEB_PKGS += spin
 # node/npm only for test peers; a NodeSource nodejs bundles npm and conflicts
 # with Debian's npm package, so these are installed only if the commands are
 # missing.
@@ -93,7 +95,7 @@ CT_BIN    := $(BUILD)/tests/ct_mlkem
 
 ALL_BIN   := $(UNIT_BIN) $(CT_BIN) $(if $(BENCH_SRC),$(BENCH_BIN))
 
-.PHONY: all deps deps-deb deps-user deps-npm check check-unit check-long asan ubsan \
+.PHONY: all deps deps-deb deps-user deps-npm check check-unit check-long asan ubsan model \
         fuzz bench clean tests-build
 .DEFAULT_GOAL := all
 .SECONDARY:
@@ -235,6 +237,10 @@ check: all deps-npm $(if $(wildcard daemon/epochd.c),keyscan)
 # Long runs: the 1,000,000-case ML-KEM accumulated test (a few minutes).
 check-long: all
 	$(Q)$(RUNNER) "$(BUILD)/tests/test_mlkem --accumulated=1000000"
+
+# The spin model of the tunnel state machine (work in progress, issue 8).
+model:
+	$(Q)tests/model/check.sh
 
 bench: all
 	$(Q)$(BENCH_BIN)
