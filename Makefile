@@ -205,6 +205,8 @@ UNIT_CMDS     = $(UNIT_BIN)
 CHECK_SCRIPTS :=
 CHECK_SCRIPTS += tests/ctgrind.sh
 CHECK_SCRIPTS += tests/interop/tsmls-selftest.sh
+# The spin model of the tunnel state machine (docs/state-machine.md).
+CHECK_SCRIPTS += tests/model/check.sh
 SAN_FLAGS_ASAN  := address,undefined
 SAN_FLAGS_UBSAN := undefined
 
@@ -238,7 +240,7 @@ check: all deps-npm $(if $(wildcard daemon/epochd.c),keyscan)
 check-long: all
 	$(Q)$(RUNNER) "$(BUILD)/tests/test_mlkem --accumulated=1000000"
 
-# The spin model of the tunnel state machine (work in progress, issue 8).
+# The spin model of the tunnel state machine alone (also in check-unit).
 model:
 	$(Q)tests/model/check.sh
 

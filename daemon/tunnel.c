@@ -7,12 +7,14 @@
 #include "proto/crypto.h"
 
 #define MAX_OLD_IN 8 /* old inbound SAs inside their grace period */
+#define ROWS_MAX 8   /* rows one call may take (tunnel_ops.row) */
 #define MSG_MAX (1u << 20)
 #define ESP_LABEL "epochd esp"
 
 struct old_in {
 	uint32_t spi;
 	uint64_t delete_at;
+	bool rearmed; /* rearm_grace done */
 };
 
 struct tunnel {
@@ -54,6 +56,10 @@ struct tunnel {
 	 * RESUME of the previous epoch only if it is that commit. */
 	uint8_t applied[32];
 	bool have_applied;
+	/* The rows of daemon/tunnel_rows.def the current call took. */
+	unsigned ev, rows[ROWS_MAX];
+	enum tunnel_state rows_from[ROWS_MAX];
+	size_t n_rows;
 };
 
 const char *tunnel_state_name(enum tunnel_state s)
@@ -72,6 +78,35 @@ const char *tunnel_state_name(enum tunnel_state s)
 }
 
 /* ---- helpers ------------------------------------------------------------- */
+
+/* A transition of the table (daemon/tunnel_rows.def) starts here. Row
+ * 16b replaces the row the kernel's refusal cut short. */
+static void row(struct tunnel *t, unsigned id)
+{
+	if (id == 162 && t->n_rows)
+		t->n_rows--;
+	if (t->n_rows < ROWS_MAX) {
+		t->rows[t->n_rows] = id;
+		t->rows_from[t->n_rows] = t->state;
+		t->n_rows++;
+	}
+}
+
+static void call_begin(struct tunnel *t, unsigned ev)
+{
+	t->ev = ev;
+	t->n_rows = 0;
+}
+
+/* Reports the call's rows (tunnel_ops.row); returns rc. */
+static int call_end(struct tunnel *t, int rc)
+{
+	for (size_t i = 0; t->ops.row && i < t->n_rows; i++)
+		t->ops.row(t->ops.ctx, t->rows[i], t->ev, t->rows_from[i],
+			   i + 1 < t->n_rows ? t->rows_from[i + 1] : t->state);
+	t->n_rows = 0;
+	return rc;
+}
 
 static void put32(uint8_t *p, uint32_t v)
 {
@@ -296,6 +331,7 @@ static int retire_in(struct tunnel *t, uint32_t spi, uint64_t now)
 	}
 	t->old[t->n_old].spi = spi;
 	t->old[t->n_old].delete_at = now + t->cfg.grace_ms;
+	t->old[t->n_old].rearmed = false;
 	t->n_old++;
 	return EPOCH_OK;
 }
@@ -377,16 +413,15 @@ void tunnel_free(struct tunnel *t)
 /* ---- the transitions (docs/state-machine.md rows) ------------------------ */
 
 /* Row 1. */
-int tunnel_start(struct tunnel *t, uint64_t now)
+static int start(struct tunnel *t, uint64_t now)
 {
 	const uint8_t *kp;
 	size_t len;
 	int rc;
 
-	if (!t)
-		return EPOCH_ERR_INVALID_ARG;
 	if (!t->cfg.initiator || t->state != TUNNEL_DOWN)
 		return EPOCH_ERR_STATE;
+	row(t, 10);
 	mls_kp_secret_free(t->kp);
 	t->kp = NULL;
 	GUARD(mls_kp_create(&t->kp, &t->cfg.member));
@@ -397,6 +432,14 @@ int tunnel_start(struct tunnel *t, uint64_t now)
 	if (t->req)
 		t->state = TUNNEL_HELLO_SENT; /* a failed send is a loss */
 	return rc;
+}
+
+int tunnel_start(struct tunnel *t, uint64_t now)
+{
+	if (!t)
+		return EPOCH_ERR_INVALID_ARG;
+	call_begin(t, E_START);
+	return call_end(t, start(t, now));
 }
 
 /* Stages a commit carrying a fresh inbound SPI and installs that SA from
@@ -441,7 +484,9 @@ int tunnel_rekey(struct tunnel *t, uint64_t now)
 		return EPOCH_ERR_INVALID_ARG;
 	if (t->state != TUNNEL_ESTABLISHED)
 		return EPOCH_ERR_STATE;
-	return commit_with_spi(t, TUNNEL_MSG_COMMIT, true, now);
+	call_begin(t, E_REKEY);
+	row(t, 90);
+	return call_end(t, commit_with_spi(t, TUNNEL_MSG_COMMIT, true, now));
 }
 
 /* Rows 4 and 22 (and 5: a duplicate HELLO gets the same WELCOME). */
@@ -457,12 +502,16 @@ static int on_hello(struct tunnel *t, const uint8_t *msg, size_t len,
 
 	if (t->cfg.initiator)
 		return EPOCH_ERR_SENDER;
-	if (is_duplicate(t, msg, len))
+	if (is_duplicate(t, msg, len)) {
+		row(t, 50);
 		return resend_answer(t);
+	}
 	if (t->pend_hello && t->pend_hello_len == len &&
-	    memcmp(t->pend_hello, msg, len) == 0)
+	    memcmp(t->pend_hello, msg, len) == 0) {
+		row(t, 50);
 		return tsend(t, TUNNEL_MSG_WELCOME, true,
 				   t->pend_welcome, t->pend_welcome_len);
+	}
 	/* A KeyPackage is single-use: a HELLO answered before is a replay,
 	 * or a late copy of one whose session has moved on. */
 	GUARD(crypto_hash(CRYPTO_SHA256, msg, len, h));
@@ -478,6 +527,7 @@ static int on_hello(struct tunnel *t, const uint8_t *msg, size_t len,
 	GUARD_GOTO(rc, mls_group_apply(g), out);
 	if (t->state == TUNNEL_DOWN) {
 		/* Row 4. The daemon answers with a new session's ids. */
+		row(t, 40);
 		hello_remember(t, h);
 		t->g = g;
 		g = NULL;
@@ -492,6 +542,7 @@ static int on_hello(struct tunnel *t, const uint8_t *msg, size_t len,
 	 * its first COMMIT (on_commit). */
 	GUARD_GOTO(rc, keep_copy(msg, len, &hp, &hl), out);
 	GUARD_GOTO(rc, keep_copy(ww.buf, ww.len, &wp, &wl), out);
+	row(t, 220);
 	hello_remember(t, h);
 	pending_clear(t);
 	t->pend = g;
@@ -534,6 +585,7 @@ static int on_welcome(struct tunnel *t, const uint8_t *msg, size_t len,
 	}
 	mls_kp_secret_free(t->kp);
 	t->kp = NULL;
+	row(t, 60);
 	request_clear(t);
 	GUARD(commit_with_spi(t, TUNNEL_MSG_COMMIT, false, now));
 	t->state = TUNNEL_JOIN_COMMIT_SENT;
@@ -726,6 +778,7 @@ static int switch_session(struct tunnel *t, const uint8_t *msg, size_t len,
 	}
 	crypto_wipe(key, sizeof(key));
 	GUARD(rc);
+	row(t, 221);
 	/* From here on the new session is the current one. */
 	delete_inbound(t);
 	t->spi_in = spi;
@@ -753,6 +806,7 @@ static void schedule_restart(struct tunnel *t, uint64_t now);
  * we have left. */
 static int kernel_refused(struct tunnel *t, int rc, uint64_t now)
 {
+	row(t, 162);
 	tear_down(t);
 	schedule_restart(t, now);
 	return rc;
@@ -766,8 +820,10 @@ static int on_commit(struct tunnel *t, const uint8_t *msg, size_t len,
 	struct mls_received r;
 	int rc;
 
-	if (is_duplicate(t, msg, len))
+	if (is_duplicate(t, msg, len)) {
+		row(t, 110);
 		return resend_answer(t);
+	}
 	if (!peek_content(msg, len, MLS_CONTENT_COMMIT))
 		return EPOCH_ERR_MALFORMED;
 	/* The current session first, then the pending one (row 22); a
@@ -788,13 +844,15 @@ static int on_commit(struct tunnel *t, const uint8_t *msg, size_t len,
 		/* Collision: both committed epoch e; the initiator's commit
 		 * wins (kohbrok §4.4). */
 		if (t->cfg.initiator) {
-			mls_group_free(copy); /* row 14 */
+			row(t, 140);
+			mls_group_free(copy);
 			if (!t->collided)
 				t->collisions++;
 			t->collided = true;
 			return EPOCH_ERR_STATE;
 		}
 		/* Row 15: ours goes with the old group. */
+		row(t, 150);
 		t->collisions++;
 		mls_group_free(t->g);
 		t->g = copy;
@@ -804,6 +862,8 @@ static int on_commit(struct tunnel *t, const uint8_t *msg, size_t len,
 		t->spi_staged = 0;
 		request_clear(t);
 		t->state = TUNNEL_ESTABLISHED;
+	} else {
+		row(t, t->state == TUNNEL_WELCOME_SENT ? 70 : 100);
 	}
 	rc = rekeyed(t, msg, len, &r, now);
 	if (rc != EPOCH_OK && r.content_type == MLS_CONTENT_COMMIT &&
@@ -833,6 +893,7 @@ static int on_ack(struct tunnel *t, const uint8_t *msg, size_t len,
 	if (r.content_type != MLS_CONTENT_APPLICATION || r.app_len != 4)
 		return EPOCH_ERR_MALFORMED;
 	peer_spi = get32(r.application_data);
+	row(t, t->state == TUNNEL_JOIN_COMMIT_SENT ? 80 : 120);
 	rc = esp_key(t, t->g, false, !in_dir_i2r(t), peer_spi, key);
 	if (rc == EPOCH_OK)
 		rc = t->ops.out_switch(t->ops.ctx, peer_spi, key,
@@ -860,8 +921,10 @@ static int on_keepalive(struct tunnel *t, bool response, const uint8_t *msg,
 	struct codec_writer w;
 	int rc;
 
-	if (!response && is_duplicate(t, msg, len))
+	if (!response && is_duplicate(t, msg, len)) {
+		row(t, 193);
 		return resend_answer(t);
+	}
 	if (!t->g || (t->state != TUNNEL_ESTABLISHED &&
 		      t->state != TUNNEL_REKEY_SENT))
 		return EPOCH_ERR_STATE;
@@ -875,12 +938,15 @@ static int on_keepalive(struct tunnel *t, bool response, const uint8_t *msg,
 	if (t->state == TUNNEL_REKEY_SENT) {
 		uint64_t e;
 
-		if (!peek_epoch(msg, len, &e) || e != mls_group_epoch(t->g))
+		if (!peek_epoch(msg, len, &e) || e != mls_group_epoch(t->g)) {
+			row(t, 161);
 			return EPOCH_ERR_EPOCH;
+		}
 	}
 	GUARD(mls_group_process(t->g, msg, len, &r));
 	if (r.content_type != MLS_CONTENT_APPLICATION || r.app_len != 0)
 		return EPOCH_ERR_MALFORMED;
+	row(t, 193);
 	if (response) {
 		if (t->req && t->req_type == TUNNEL_MSG_KEEPALIVE)
 			request_clear(t);
@@ -909,8 +975,10 @@ static int on_close(struct tunnel *t, bool response, const uint8_t *msg,
 	uint64_t e;
 	int rc;
 
-	if (response)
+	if (response) {
+		row(t, 202);
 		return EPOCH_OK; /* we tore down when we sent the request */
+	}
 	if (!peek_content(msg, len, MLS_CONTENT_APPLICATION))
 		return EPOCH_ERR_MALFORMED;
 	/* While our commit is staged, a message of the staged epoch would
@@ -919,9 +987,10 @@ static int on_close(struct tunnel *t, bool response, const uint8_t *msg,
 	 * A peer that applied our commit and then closed is found gone when
 	 * the commit's retransmissions go unanswered (row 16). */
 	if (g && mls_group_has_staged(g) &&
-	    (!peek_epoch(msg, len, &e) || e != mls_group_epoch(g)))
+	    (!peek_epoch(msg, len, &e) || e != mls_group_epoch(g))) {
+		row(t, 161);
 		rc = EPOCH_ERR_EPOCH;
-	else
+	} else
 		rc = g ? mls_group_process(g, msg, len, &r) : EPOCH_ERR_STATE;
 	if (rc != EPOCH_OK && t->pend &&
 	    mls_group_process(t->pend, msg, len, &r) == EPOCH_OK) {
@@ -932,6 +1001,7 @@ static int on_close(struct tunnel *t, bool response, const uint8_t *msg,
 	if (r.content_type != MLS_CONTENT_APPLICATION || r.app_len != 2)
 		return EPOCH_ERR_MALFORMED;
 	/* Answered before the group goes; best effort, never repeated. */
+	row(t, 201);
 	codec_writer_init_dynamic(&w, MSG_MAX);
 	if (seal(t, g, NULL, 0, &w) == EPOCH_OK)
 		tsend(t, TUNNEL_MSG_CLOSE, true, w.buf, w.len);
@@ -941,13 +1011,31 @@ static int on_close(struct tunnel *t, bool response, const uint8_t *msg,
 	return EPOCH_OK;
 }
 
+/* A RESUME we answer again (rows 11 and 26): the peer restarted before
+ * our EPOCH_ACK reached it and sends on its old outbound SA until the
+ * answer does, so our old inbound SAs get a new grace period, once each
+ * (a replayed RESUME cannot keep old keys alive). Found by the spin model
+ * (tests/model, -DBAD_NO_REARM): without it a restart late in the
+ * peer's grace period lost the traffic in between. */
+static void rearm_grace(struct tunnel *t, uint64_t now)
+{
+	for (size_t i = 0; i < t->n_old; i++) {
+		if (t->old[i].rearmed)
+			continue;
+		t->old[i].rearmed = true;
+		if (t->old[i].delete_at < now + t->cfg.grace_ms)
+			t->old[i].delete_at = now + t->cfg.grace_ms;
+	}
+}
+
 /* Row 26: the peer restarted after we applied its commit and before our
  * EPOCH_ACK reached it (our epoch is its commit's): the ACK of our
  * current epoch again. The commit itself is of an epoch we no longer have
  * and cannot be checked; the answer tells nothing new (our current
  * inbound SPI, encrypted in the current epoch), and it authenticates at
  * the peer only if its staged commit is the one we applied. */
-static int resume_ack_again(struct tunnel *t, const uint8_t *msg, size_t len)
+static int resume_ack_again(struct tunnel *t, const uint8_t *msg, size_t len,
+			    uint64_t now)
 {
 	uint8_t h[32];
 
@@ -957,6 +1045,8 @@ static int resume_ack_again(struct tunnel *t, const uint8_t *msg, size_t len)
 	GUARD(crypto_hash(CRYPTO_SHA256, msg, len, h));
 	if (!t->have_applied || memcmp(h, t->applied, sizeof(h)) != 0)
 		return EPOCH_ERR_EPOCH;
+	row(t, 260);
+	rearm_grace(t, now);
 	return ack_with_spi(t, t->spi_in, msg, len);
 }
 
@@ -980,6 +1070,7 @@ static int resume_plus_two(struct tunnel *t, const uint8_t *msg, size_t len,
 		mls_group_free(copy);
 		return rc;
 	}
+	row(t, 250);
 	mls_group_free(t->g);
 	t->g = copy;
 	/* The peer may be sending on our staged SA already (it applied our
@@ -998,8 +1089,11 @@ static int on_resume(struct tunnel *t, const uint8_t *msg, size_t len,
 {
 	uint64_t m, c;
 
-	if (is_duplicate(t, msg, len))
+	if (is_duplicate(t, msg, len)) {
+		row(t, 110);
+		rearm_grace(t, now);
 		return resend_answer(t);
+	}
 	if (!t->g || (t->state != TUNNEL_ESTABLISHED &&
 		      t->state != TUNNEL_REKEY_SENT))
 		return EPOCH_ERR_STATE;
@@ -1009,7 +1103,7 @@ static int on_resume(struct tunnel *t, const uint8_t *msg, size_t len,
 	if (m == c)
 		return on_commit(t, msg, len, now);
 	if (m + 1 == c)
-		return resume_ack_again(t, msg, len);
+		return resume_ack_again(t, msg, len, now);
 	if (m == c + 1 && t->state == TUNNEL_REKEY_SENT &&
 	    mls_group_has_staged(t->g))
 		return resume_plus_two(t, msg, len, now);
@@ -1024,11 +1118,17 @@ int tunnel_receive(struct tunnel *t, enum tunnel_msg type, bool response,
 
 	if (!t || !msg)
 		return EPOCH_ERR_INVALID_ARG;
+	call_begin(t, type == TUNNEL_MSG_HELLO ? E_HELLO :
+		      type == TUNNEL_MSG_WELCOME ? E_WELCOME :
+		      type == TUNNEL_MSG_COMMIT ? E_COMMIT :
+		      type == TUNNEL_MSG_EPOCH_ACK ? E_ACK :
+		      type == TUNNEL_MSG_RESUME ? E_RESUME :
+		      type == TUNNEL_MSG_KEEPALIVE ? E_KEEPALIVE : E_CLOSE);
 	want_response = type == TUNNEL_MSG_WELCOME ||
 			type == TUNNEL_MSG_EPOCH_ACK;
 	if (type != TUNNEL_MSG_KEEPALIVE && type != TUNNEL_MSG_CLOSE &&
 	    response != want_response)
-		return EPOCH_ERR_MALFORMED;
+		return call_end(t, EPOCH_ERR_MALFORMED);
 	switch (type) {
 	case TUNNEL_MSG_HELLO:
 		rc = on_hello(t, msg, len, now);
@@ -1049,15 +1149,15 @@ int tunnel_receive(struct tunnel *t, enum tunnel_msg type, bool response,
 		rc = on_keepalive(t, response, msg, len);
 		break;
 	case TUNNEL_MSG_CLOSE:
-		return on_close(t, response, msg, len, now);
+		return call_end(t, on_close(t, response, msg, len, now));
 	default:
-		return EPOCH_ERR_MALFORMED;
+		return call_end(t, EPOCH_ERR_MALFORMED);
 	}
 	/* Only what authenticated counts as a sign of life; a HELLO may be
 	 * a replay. */
 	if (rc == EPOCH_OK && type != TUNNEL_MSG_HELLO)
 		t->last_alive = now;
-	return rc;
+	return call_end(t, rc);
 }
 
 void tunnel_traffic(struct tunnel *t, uint64_t now)
@@ -1091,6 +1191,8 @@ int tunnel_down(struct tunnel *t)
 
 	if (!t)
 		return EPOCH_ERR_INVALID_ARG;
+	call_begin(t, E_DOWN);
+	row(t, 200);
 	if (t->g) {
 		/* Row 20: CLOSE once, in the current epoch; best effort. */
 		codec_writer_init_dynamic(&w, MSG_MAX);
@@ -1101,7 +1203,7 @@ int tunnel_down(struct tunnel *t)
 	tear_down(t);
 	t->restart_at = UINT64_MAX;
 	t->backoff = 0;
-	return EPOCH_OK;
+	return call_end(t, EPOCH_OK);
 }
 
 /* Row 19: nothing heard for dpd_ms: ask. */
@@ -1110,6 +1212,7 @@ static int keepalive_send(struct tunnel *t, uint64_t now)
 	struct codec_writer w;
 	int rc;
 
+	row(t, 190);
 	codec_writer_init_dynamic(&w, MSG_MAX);
 	rc = seal(t, t->g, NULL, 0, &w);
 	if (rc == EPOCH_OK)
@@ -1120,13 +1223,12 @@ static int keepalive_send(struct tunnel *t, uint64_t now)
 }
 
 /* Row 18. */
-int tunnel_expired(struct tunnel *t, uint32_t spi, bool hard, uint64_t now)
+static int expired(struct tunnel *t, uint32_t spi, bool hard, uint64_t now)
 {
-	if (!t || !spi)
-		return EPOCH_ERR_INVALID_ARG;
 	for (size_t i = 0; i < t->n_old; i++) {
 		if (t->old[i].spi != spi)
 			continue;
+		row(t, 181);
 		if (hard) {
 			/* Gone already: the grace timer must not delete it. */
 			t->old[i] = t->old[--t->n_old];
@@ -1141,22 +1243,32 @@ int tunnel_expired(struct tunnel *t, uint32_t spi, bool hard, uint64_t now)
 		t->spi_in = 0;
 	if (hard && spi == t->spi_staged)
 		t->spi_staged = 0;
-	if (t->state != TUNNEL_ESTABLISHED)
+	if (t->state != TUNNEL_ESTABLISHED) {
+		row(t, 181);
 		return EPOCH_OK; /* a handshake or rekey is under way */
-	return tunnel_rekey(t, now);
+	}
+	row(t, 180);
+	return commit_with_spi(t, TUNNEL_MSG_COMMIT, true, now);
+}
+
+int tunnel_expired(struct tunnel *t, uint32_t spi, bool hard, uint64_t now)
+{
+	if (!t || !spi)
+		return EPOCH_ERR_INVALID_ARG;
+	call_begin(t, E_EXPIRE);
+	return call_end(t, expired(t, spi, hard, now));
 }
 
 /* Rows 2, 3, 13, 16, 17. */
-int tunnel_timer(struct tunnel *t, uint64_t now)
+static int timer(struct tunnel *t, uint64_t now)
 {
 	size_t k = 0;
 
-	if (!t)
-		return EPOCH_ERR_INVALID_ARG;
 	for (size_t i = 0; i < t->n_old; i++) {
-		if (t->old[i].delete_at <= now)
+		if (t->old[i].delete_at <= now) {
+			row(t, 170);
 			GUARD(t->ops.sa_in_del(t->ops.ctx, t->old[i].spi));
-		else
+		} else
 			t->old[k++] = t->old[i];
 	}
 	t->n_old = k;
@@ -1164,7 +1276,7 @@ int tunnel_timer(struct tunnel *t, uint64_t now)
 		int rc;
 
 		t->restart_at = UINT64_MAX;
-		rc = tunnel_start(t, now);
+		rc = start(t, now);
 		if (rc != EPOCH_OK && t->state == TUNNEL_DOWN)
 			schedule_restart(t, now);
 		return rc;
@@ -1176,6 +1288,8 @@ int tunnel_timer(struct tunnel *t, uint64_t now)
 		return EPOCH_OK;
 	if (t->cfg.retransmit_cap_ms ? now < t->give_up_at :
 				       t->tries < t->cfg.max_tries) {
+		row(t, t->req_type == TUNNEL_MSG_HELLO ? 20 :
+		       t->req_type == TUNNEL_MSG_KEEPALIVE ? 191 : 130);
 		t->tries++;
 		t->retransmissions++;
 		t->retx_ms *= 2;
@@ -1192,6 +1306,7 @@ int tunnel_timer(struct tunnel *t, uint64_t now)
 	if (t->req_type == TUNNEL_MSG_KEEPALIVE) {
 		/* Row 19: the peer is gone. The policies stay (traffic is
 		 * dropped, never sent in clear); the initiator tries again. */
+		row(t, 192);
 		tear_down(t);
 		schedule_restart(t, now);
 		return EPOCH_ERR_STATE;
@@ -1201,10 +1316,12 @@ int tunnel_timer(struct tunnel *t, uint64_t now)
 		 * The peer may have applied it (only its ACKs were lost), so
 		 * neither epoch is safe to keep: as for a dead peer (row 19),
 		 * everything is deleted and the initiator starts again. */
+		row(t, 160);
 		tear_down(t);
 		schedule_restart(t, now);
 		return EPOCH_ERR_STATE;
 	}
+	row(t, 30);
 	request_clear(t);
 	if (t->state != TUNNEL_ESTABLISHED) {
 		if (t->spi_staged)
@@ -1217,6 +1334,14 @@ int tunnel_timer(struct tunnel *t, uint64_t now)
 		schedule_restart(t, now);
 	}
 	return EPOCH_ERR_STATE;
+}
+
+int tunnel_timer(struct tunnel *t, uint64_t now)
+{
+	if (!t)
+		return EPOCH_ERR_INVALID_ARG;
+	call_begin(t, E_TIMER);
+	return call_end(t, timer(t, now));
 }
 
 uint64_t tunnel_next_timer(const struct tunnel *t)
@@ -1409,9 +1534,12 @@ int tunnel_load(struct tunnel *t, const uint8_t *buf, size_t len,
 		return EPOCH_ERR_INVALID_ARG;
 	if (t->state != TUNNEL_DOWN || t->g)
 		return EPOCH_ERR_STATE;
+	call_begin(t, E_LOAD);
+	row(t, 230);
 	codec_reader_init(&r, buf, len);
 	rc = load_checked(t, &r, &g, now);
 	if (rc != EPOCH_OK) {
+		t->n_rows = 0;
 		mls_group_free(g);
 		free(t->req);
 		t->req = NULL;
@@ -1420,32 +1548,33 @@ int tunnel_load(struct tunnel *t, const uint8_t *buf, size_t len,
 		t->n_old = 0;
 		t->state = TUNNEL_DOWN;
 		/* Short or damaged bytes are all one thing here. */
-		return rc == EPOCH_ERR_CREDENTIAL || rc == EPOCH_ERR_NOMEM ?
-			       rc : EPOCH_ERR_MALFORMED;
+		return call_end(t, rc == EPOCH_ERR_CREDENTIAL ||
+					   rc == EPOCH_ERR_NOMEM ?
+				   rc : EPOCH_ERR_MALFORMED);
 	}
 	t->g = g;
 	t->req_type = TUNNEL_MSG_RESUME;
 	t->retx_at = UINT64_MAX;
 	t->last_alive = now;
 	t->session++;
-	return EPOCH_OK;
+	return call_end(t, EPOCH_OK);
 }
 
 /* Row 23. */
-int tunnel_resume(struct tunnel *t, uint64_t now)
+static int resume(struct tunnel *t, uint64_t now)
 {
 	uint8_t *req;
 	size_t len;
 	int rc;
 
-	if (!t)
-		return EPOCH_ERR_INVALID_ARG;
 	if (t->state == TUNNEL_ESTABLISHED && !t->req) {
+		row(t, 232);
 		return commit_with_spi(t, TUNNEL_MSG_RESUME, true, now);
 	}
 	if (t->state != TUNNEL_REKEY_SENT || !t->req ||
 	    t->req_type != TUNNEL_MSG_RESUME || t->tries)
 		return EPOCH_ERR_STATE;
+	row(t, 233);
 	/* The saved commit again, as a RESUME. */
 	req = t->req;
 	len = t->req_len;
@@ -1454,6 +1583,14 @@ int tunnel_resume(struct tunnel *t, uint64_t now)
 	rc = request_send_ex(t, TUNNEL_MSG_RESUME, req, len, now, true);
 	free(req);
 	return rc;
+}
+
+int tunnel_resume(struct tunnel *t, uint64_t now)
+{
+	if (!t)
+		return EPOCH_ERR_INVALID_ARG;
+	call_begin(t, E_RESUMECMD);
+	return call_end(t, resume(t, now));
 }
 
 uint32_t tunnel_spi_staged(const struct tunnel *t)

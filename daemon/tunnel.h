@@ -71,7 +71,42 @@ struct tunnel_ops {
 	 * message that lets the peer move on. Its result is not checked:
 	 * the daemon logs a failed write and the message goes anyway. */
 	int (*save)(void *ctx);
+	/* Optional (NULL: none), for tests: each row of
+	 * daemon/tunnel_rows.def a call took, at the end of that call, in
+	 * order: the row's id, the call's event (TUNNEL_E_ bit), the state
+	 * the row started in and the state the call ended in. */
+	void (*row)(void *ctx, unsigned id, unsigned event,
+		    enum tunnel_state from, enum tunnel_state to);
 };
+
+/* The names daemon/tunnel_rows.def uses (TROW(id, from, events, to,
+ * model)): state masks, the events (the call or message that drives a
+ * row) and whether the spin model has the row. */
+#define S_DOWN (1u << TUNNEL_DOWN)
+#define S_HELLO_SENT (1u << TUNNEL_HELLO_SENT)
+#define S_WELCOME_SENT (1u << TUNNEL_WELCOME_SENT)
+#define S_JOIN_COMMIT_SENT (1u << TUNNEL_JOIN_COMMIT_SENT)
+#define S_ESTABLISHED (1u << TUNNEL_ESTABLISHED)
+#define S_REKEY_SENT (1u << TUNNEL_REKEY_SENT)
+#define S_ANY 63u
+#define S_SAME 0u
+#define E_START (1u << 0)      /* tunnel_start */
+#define E_TIMER (1u << 1)      /* tunnel_timer */
+#define E_REKEY (1u << 2)      /* tunnel_rekey */
+#define E_EXPIRE (1u << 3)     /* tunnel_expired */
+#define E_DOWN (1u << 4)       /* tunnel_down */
+#define E_LOAD (1u << 5)       /* tunnel_load (daemon: its state file) */
+#define E_RESUMECMD (1u << 6)  /* tunnel_resume */
+#define E_HELLO (1u << 7)      /* tunnel_receive of each message type */
+#define E_WELCOME (1u << 8)
+#define E_COMMIT (1u << 9)
+#define E_ACK (1u << 10)
+#define E_RESUME (1u << 11)
+#define E_KEEPALIVE (1u << 12)
+#define E_CLOSE (1u << 13)
+#define E_COOKIE (1u << 14)    /* daemon: a COOKIE for our HELLO */
+#define M_YES 1
+#define M_NO 0
 
 struct tunnel_cfg {
 	bool initiator;                 /* the tunnel initiator (I) */

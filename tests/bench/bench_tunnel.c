@@ -260,7 +260,7 @@ static int tb_init(struct tb_pair *p)
 {
 	static const struct tunnel_ops ops = {
 		NULL,	   tb_send,	  tb_alloc_spi, tb_in_add,
-		tb_in_del, tb_out_switch, tb_out_del,	NULL,
+		tb_in_del, tb_out_switch, tb_out_del,	NULL, NULL,
 	};
 
 	wire_limits_default(&p->lim); /* mtu 1280 */

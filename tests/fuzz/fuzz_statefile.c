@@ -127,7 +127,7 @@ static int new_tunnel(int i, struct side *s, struct tunnel **t)
 {
 	struct tunnel_cfg c;
 	struct tunnel_ops o = { s, op_send, op_alloc_spi, op_in_add,
-				op_del, op_switch, op_del, NULL };
+				op_del, op_switch, op_del, NULL, NULL };
 
 	cfg_of(i, &c);
 	return tunnel_new(t, &c, &o);

@@ -40,6 +40,7 @@
 #include "proto/codec.h"
 #include "proto/crypto.h"
 #include "tests/fuzz/fuzz.h"
+#include "tests/lib/tunnel_rows.h"
 
 /* Every input builds a pair of tunnels (a few ms): fewer pseudo-random
  * inputs in the unit runs than the driver's default. */
@@ -109,6 +110,20 @@ static int k_find(const struct kern *k, uint32_t spi)
 		if (k->in[i].spi == spi)
 			return (int)i;
 	return -1;
+}
+
+/* Whatever the input, every transition the tunnel takes is a row of
+ * daemon/tunnel_rows.def (the table the spin model is checked against). */
+static void op_row(void *ctx, unsigned id, unsigned ev,
+		   enum tunnel_state from, enum tunnel_state to)
+{
+	(void)ctx;
+	if (!tunnel_row_fits(id, ev, from, to)) {
+		fprintf(stderr, "row %u does not fit the table: event 0x%x, "
+				"%s -> %s\n", id, ev, tunnel_state_name(from),
+			tunnel_state_name(to));
+		abort();
+	}
 }
 
 static int op_send(void *ctx, enum tunnel_msg type, bool response,
@@ -227,6 +242,7 @@ static int side_new(struct pair *p, int i)
 		.sa_in_del = op_in_del,
 		.out_switch = op_out_switch,
 		.sa_out_del = op_out_del,
+		.row = op_row,
 	};
 	struct tunnel_cfg c;
 

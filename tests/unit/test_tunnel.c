@@ -18,6 +18,7 @@
 #include "daemon/tunnel.h"
 #include "proto/crypto.h"
 #include "tests/lib/test.h"
+#include "tests/lib/tunnel_rows.h"
 
 #define KEY_LEN 36
 #define MAX_IN 32
@@ -163,9 +164,47 @@ static int op_out_del(void *ctx, uint32_t spi)
 	return 0;
 }
 
+/* The transition table (daemon/tunnel_rows.def): every row the C code
+ * takes in these tests must fit it (start state, event, end state), and
+ * by the end each row of tunnel.c must have been taken. The spin model
+ * (tests/model) is checked against the same table. */
+static bool rows_hit[512];
+static unsigned rows_bad, rows_taken;
+
+static void op_row(void *ctx, unsigned id, unsigned ev,
+		   enum tunnel_state from, enum tunnel_state to)
+{
+	(void)ctx;
+	rows_taken++;
+	if (tunnel_row_fits(id, ev, from, to)) {
+		rows_hit[id < 512 ? id : 0] = true;
+		return;
+	}
+	rows_bad++;
+	fprintf(stderr, "row %u does not fit the table: event 0x%x, %s -> %s\n",
+		id, ev, tunnel_state_name(from), tunnel_state_name(to));
+}
+
+/* After all the tests: nothing outside the table, and every row of
+ * tunnel.c taken (2a and 23a belong to the daemon). */
+static void test_rows(void)
+{
+	CHECK(rows_taken > 0);
+	CHECK_EQ_U64(rows_bad, 0);
+	for (size_t i = 0; i < TUNNEL_ROWS_N; i++) {
+		unsigned id = tunnel_rows_tab[i].id;
+
+		if (id == 21 || id == 231 || rows_hit[id])
+			continue;
+		fprintf(stderr, "row %u never taken\n", id);
+		CHECK(rows_hit[id]);
+	}
+}
+
 static const struct tunnel_ops ops_tmpl = {
 	NULL,	       op_send,	      op_alloc_spi, op_in_add,
 	op_in_del,     op_out_switch, op_out_del,    NULL,
+	op_row,
 };
 
 static const uint8_t params[] = { 0xf0, 0xe0, 0x02, 0x01, 0x02 };
@@ -1404,6 +1443,120 @@ static void test_kernel_refuses(void)
 	}
 }
 
+/* Row 16a: while our commit waits for its EPOCH_ACK, the peer (which
+ * applied it; its ACK is lost) sends a KEEPALIVE and then a CLOSE of the
+ * new epoch: both dropped unprocessed, our commit stays staged, and the
+ * retransmitted COMMIT still fetches the cached ACK. */
+static void test_staged_epoch_dropped(void)
+{
+	struct pair p;
+	struct msg c = { 0 }, a = { 0 }, k = { 0 }, cl = { 0 };
+	uint64_t e;
+
+	if (!pair_init(&p, 1, false) || !handshake(&p))
+		goto out;
+	e = tunnel_epoch(p.s[0].t);
+	CHECK_OK(tunnel_rekey(p.s[0].t, p.now));
+	if (!take(&p, &c) || !CHECK(c.type == TUNNEL_MSG_COMMIT))
+		goto out;
+	CHECK_OK(deliver(&p, &c));
+	if (!take(&p, &a) || !CHECK(a.type == TUNNEL_MSG_EPOCH_ACK))
+		goto out; /* the ACK is lost: a stays out of the network */
+	/* the peer's DPD: a KEEPALIVE of epoch e + 1 */
+	p.now += 60000;
+	CHECK_OK(tunnel_timer(p.s[1].t, p.now));
+	if (!take(&p, &k) || !CHECK(k.type == TUNNEL_MSG_KEEPALIVE))
+		goto out;
+	CHECK_RC(deliver(&p, &k), EPOCH_ERR_EPOCH);
+	CHECK(tunnel_state(p.s[0].t) == TUNNEL_REKEY_SENT);
+	CHECK_EQ_U64(tunnel_epoch(p.s[0].t), e);
+	/* the ACK's retransmission completes the rekey */
+	CHECK_OK(deliver(&p, &a));
+	CHECK(tunnel_state(p.s[0].t) == TUNNEL_ESTABLISHED);
+	CHECK_EQ_U64(tunnel_epoch(p.s[0].t), e + 1);
+	pump(&p, false);
+	/* again, now with a CLOSE of the staged epoch */
+	free(c.p);
+	free(a.p);
+	c.p = a.p = NULL;
+	CHECK_OK(tunnel_rekey(p.s[1].t, p.now));
+	if (!take(&p, &c) || !CHECK(c.type == TUNNEL_MSG_COMMIT))
+		goto out;
+	CHECK_OK(deliver(&p, &c));
+	if (!take(&p, &a))
+		goto out;
+	p.s[0].k.down = true;
+	CHECK_OK(tunnel_down(p.s[0].t));
+	if (!take(&p, &cl) || !CHECK(cl.type == TUNNEL_MSG_CLOSE))
+		goto out;
+	e = tunnel_epoch(p.s[1].t);
+	CHECK_RC(deliver(&p, &cl), EPOCH_ERR_EPOCH);
+	/* not torn down by it (the peer's teardown was on purpose: its
+	 * kernel's deletions are not counted as breaches) */
+	CHECK(tunnel_state(p.s[1].t) == TUNNEL_REKEY_SENT);
+	CHECK_EQ_U64(tunnel_epoch(p.s[1].t), e);
+	CHECK(p.s[1].k.n_in == 2 && p.s[1].k.has_out);
+out:
+	free(c.p);
+	free(a.p);
+	free(k.p);
+	free(cl.p);
+	pair_free(&p);
+}
+
+/* The model's finding (tests/model, -DBAD_NO_REARM): the committer
+ * restarts late in the peer's grace period, its commit applied there but
+ * the ACK lost; until the repeated ACK reaches it, it still sends on its
+ * old outbound SA. The RESUME, answered again, renews the peer's grace
+ * period for its old inbound SA (once). */
+static void test_resume_rearms_grace(void)
+{
+	struct codec_writer st;
+	struct pair p;
+	struct msg c = { 0 }, a = { 0 }, r = { 0 };
+	uint32_t old_in;
+
+	codec_writer_init_dynamic(&st, 1u << 20);
+	if (!pair_init(&p, 1, false) || !handshake(&p))
+		goto out;
+	old_in = tunnel_spi_in(p.s[1].t);
+	CHECK_OK(tunnel_rekey(p.s[0].t, p.now));
+	if (!save(&p, 0, &st) || !take(&p, &c))
+		goto out;
+	CHECK_OK(deliver(&p, &c)); /* applied by the responder */
+	if (!take(&p, &a) || !CHECK(a.type == TUNNEL_MSG_EPOCH_ACK))
+		goto out; /* lost */
+	/* the initiator crashes now and is back 1 s before the grace
+	 * period (16 s) of the responder's old inbound SA ends */
+	p.now += 15000;
+	CHECK_OK(tunnel_timer(p.s[1].t, p.now));
+	CHECK(k_find(&p.s[1].k, old_in) >= 0);
+	if (!crash_and_resume(&p, 0, &st) || !take(&p, &r) ||
+	    !CHECK(r.type == TUNNEL_MSG_RESUME))
+		goto out;
+	CHECK_OK(deliver(&p, &r)); /* answered again (row 11) */
+	free(a.p);
+	a.p = NULL;
+	if (!take(&p, &a)) /* and lost again */
+		goto out;
+	/* past the first grace period: the old SA is still there, the
+	 * initiator still sends on it */
+	p.now += 2000;
+	CHECK_OK(tunnel_timer(p.s[1].t, p.now));
+	CHECK(k_find(&p.s[1].k, old_in) >= 0);
+	CHECK(p.s[0].k.out_spi == old_in);
+	/* the next copy gets through: one epoch further, no breach */
+	advance(&p, 40000);
+	CHECK(in_step(&p));
+	CHECK(k_find(&p.s[1].k, old_in) < 0);
+out:
+	free(c.p);
+	free(a.p);
+	free(r.p);
+	codec_writer_free(&st);
+	pair_free(&p);
+}
+
 int main(int argc, char **argv)
 {
 	(void)argc;
@@ -1426,5 +1579,8 @@ int main(int argc, char **argv)
 	test_resume_both();
 	test_run("resume_many", test_resume_many);
 	test_run("resume_refused", test_resume_refused);
+	test_run("staged_epoch_dropped", test_staged_epoch_dropped);
+	test_run("resume_rearms_grace", test_resume_rearms_grace);
+	test_run("rows", test_rows);
 	return test_main_end(argv[0]);
 }
